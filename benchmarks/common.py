@@ -1,0 +1,202 @@
+"""Shared pieces of the speed benchmarks: the workload, the data, timing and memory.
+
+The workload is seed 001's MNIST MLP: 784-64-32-10, ReLU, softmax cross-entropy, Adam
+1e-3, batch 128, one epoch (the last partial batch is dropped, so 468 batches = 59 904
+images). Every contender trains this and reports *seconds per seed-epoch*.
+
+FLOPs per seed-epoch use the usual dense-network count ``6 · N · Σ fan_in·fan_out``
+(2 for the forward multiply-add, 4 for the two backward products), N = images seen.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import statistics
+import time
+from typing import Any, Callable, NamedTuple, Optional
+
+import numpy as np
+
+SIZES = (784, 64, 32, 10)
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """Shapes and hyperparameters of the timed training run."""
+
+    sizes: tuple = SIZES
+    batch: int = 128
+    lr: float = 1e-3
+    n_images: int = 60_000
+
+    @property
+    def n_batches(self) -> int:
+        """Full minibatches per epoch (the remainder is dropped)."""
+        return self.n_images // self.batch
+
+    @property
+    def images_per_epoch(self) -> int:
+        return self.n_batches * self.batch
+
+    @property
+    def macs_per_image(self) -> int:
+        """Σ fan_in·fan_out over the Linear layers (52 544 for the seed-001 MLP)."""
+        return sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+
+    @property
+    def flops_per_seed_epoch(self) -> float:
+        return 6.0 * self.images_per_epoch * self.macs_per_image
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One measurement: a contender's variant at a number of seeds.
+
+    ``fraction`` < 1 times only that share of an epoch's batches and extrapolates
+    (used for the slow NumPy contender). ``threads`` 0 means "library default".
+    """
+
+    contender: str
+    variant: str
+    seeds: int = 1
+    repeats: int = 3
+    fraction: float = 1.0
+    threads: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.contender}/{self.variant}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Data(NamedTuple):
+    """Training images ``x`` (N, 784) float32 in [0, 1] and labels ``y`` (N,) int32."""
+
+    x: np.ndarray
+    y: np.ndarray
+    source: str  # "mnist" or "random (...reason...)"
+
+
+def load_data(n_images: int, source: str = "auto") -> Data:
+    """Return the first ``n_images`` MNIST training images, or random data of that shape.
+
+    ``source``: "mnist" (fail if unavailable), "random", or "auto" (MNIST through
+    ``nnjax.data.load("mnist")`` when it works, random float32 otherwise). The speed of
+    every contender is the same on either; only the printed loss differs.
+    """
+    if source not in ("auto", "mnist", "random"):
+        raise ValueError(f"data source must be auto, mnist or random, got {source!r}")
+    reason = "requested"
+    if source != "random":
+        try:
+            x, y = _mnist_train(n_images)
+            return Data(x, y, "mnist")
+        except Exception as err:  # noqa: BLE001 - any failure means "fall back"
+            if source == "mnist":
+                raise
+            reason = f"MNIST unavailable: {type(err).__name__}: {str(err)[:160]}"
+    rng = np.random.default_rng(0)
+    x = rng.random((n_images, SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, SIZES[-1], n_images).astype(np.int32)
+    return Data(x, y, f"random ({reason})")
+
+
+def _mnist_train(n_images: int):
+    """Training split from ``nnjax.data``, flattened to (N, 784) float32 in [0, 1]."""
+    from nnjax import data as nd  # written in parallel; any failure falls back
+
+    loaded = nd.load("mnist")
+    x, y = _find_train_arrays(loaded)
+    x = np.asarray(x).reshape(len(x), -1).astype(np.float32)
+    if x.max() > 1.5:
+        x = x / 255.0
+    y = np.asarray(y).astype(np.int32).reshape(-1)
+    if x.shape[1] != SIZES[0] or len(x) < n_images:
+        raise ValueError(f"unexpected MNIST shapes {x.shape}, {y.shape}")
+    return np.ascontiguousarray(x[:n_images]), np.ascontiguousarray(y[:n_images])
+
+
+def _find_train_arrays(loaded):
+    """Accept the likely shapes of a loader's result: a split object, a mapping, a tuple."""
+    pairs = (("train_x", "train_y"), ("x_train", "y_train"),
+             ("train_images", "train_labels"), ("images", "labels"), ("x", "y"))
+    for holder in (loaded, getattr(loaded, "train", None),
+                   loaded.get("train") if isinstance(loaded, dict) else None):
+        if holder is None:
+            continue
+        for a, b in pairs:
+            if isinstance(holder, dict) and a in holder and b in holder:
+                return holder[a], holder[b]
+            if hasattr(holder, a) and hasattr(holder, b):
+                return getattr(holder, a), getattr(holder, b)
+    if isinstance(loaded, (tuple, list)) and len(loaded) >= 2:
+        first = loaded[0]
+        if isinstance(first, (tuple, list)) and len(first) == 2:
+            return first
+        return loaded[0], loaded[1]
+    raise TypeError(f"cannot find training arrays in {type(loaded).__name__}")
+
+
+def init_linear_np(rng: np.random.Generator, sizes=SIZES, dtype=np.float32):
+    """PyTorch-style U(±1/√fan_in) weights ``(in, out)`` and biases, as a list of pairs."""
+    out = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        w = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype)
+        b = rng.uniform(-bound, bound, (fan_out,)).astype(dtype)
+        out.append((w, b))
+    return out
+
+
+# ---------------------------------------------------------------- timing & memory
+
+
+class Result(NamedTuple):
+    """What a contender's ``run`` returns (``__main__`` adds memory and derived fields).
+
+    ``seconds`` holds one value per repeat: wall seconds per seed-epoch (already divided
+    by the seed count, and extrapolated when ``fraction`` < 1).
+    """
+
+    seconds: list
+    compile_s: Optional[float]
+    compile_method: str
+    loss: Optional[float] = None
+    order: str = "n/a"
+    notes: str = ""
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall seconds of ``fn()`` (which must return only after its work is done)."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def summarize(seconds: list) -> dict:
+    return {"median_s": statistics.median(seconds), "min_s": min(seconds),
+            "max_s": max(seconds)}
+
+
+def rss_mib() -> float:
+    """Current resident set size of this process (MiB), from /proc/self/status."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far (ru_maxrss, KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,11 @@
+"""nnjax: neural networks from first principles in JAX.
+
+Every layer carries a hand-derived backward pass proven against ``jax.vjp``; training
+runs on Optax; multi-seed sweeps compile into one vmapped program.
+"""
+from nnjax import layers, losses
+from nnjax.backprop import Aux, autodiff, backprop, objective, value_and_grad
+from nnjax.layer import Layer, Sequential, ShapeError, as_function
+from nnjax.losses import Loss
+
+__version__ = "0.1.0"

@@ -1,0 +1,140 @@
+"""What a training run is: :class:`TrainConfig` (frozen) and the input corruptions.
+
+A config holds everything that does not change inside one compiled program. Numbers
+that a sweep varies per run (learning rate, momentum, weight decay, noise σ, L1
+strength λ) are *defaults* here; :func:`nnjax.runs.make_runs` overrides them per run
+and they are traced, so a grid of them is one program (see :mod:`nnjax.optim`).
+
+Example::
+
+    >>> from nnjax.config import TrainConfig
+    >>> from nnjax.early_stopping import EarlyStopping
+    >>> cfg = TrainConfig(epochs=50, batch_size=128, optimizer="adam", learning_rate=1e-3,
+    ...                   early_stopping=EarlyStopping("val_accuracy", patience=5))
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+import jax
+import jax.numpy as jnp
+
+from nnjax import losses
+from nnjax.early_stopping import EarlyStopping
+from nnjax.losses import Loss
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SHUFFLES = ("per_run", "shared", "none")
+TARGETS = ("labels", "input")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training setup (shapes and code); per-run numbers are defaults.
+
+    Attributes:
+      epochs, batch_size: the epoch limit and the minibatch size (a shape: one compilation
+        per value).
+      optimizer: ``"sgd"``, ``"momentum"`` (SGD with heavy-ball ``momentum``), ``"adam"``,
+        ``"adamw"`` (Optax). ``weight_decay`` is PyTorch's: coupled L2 (``g += wd·θ``)
+        for sgd/momentum/adam, decoupled for adamw. ``b1, b2, eps``: Adam's constants.
+      loss: a :class:`~nnjax.losses.Loss` or its name; it is applied to the model's raw
+        output (logits for cross-entropy and BCE).
+      grad: ``"manual"`` (the hand-written backward, default) or ``"autodiff"``.
+      early_stopping: an :class:`~nnjax.early_stopping.EarlyStopping` or None.
+      shuffle: ``"per_run"`` (each run's order from its own key), ``"shared"`` (one order
+        per epoch for all runs, from ``shuffle_seed``: the first layer becomes one wide
+        matmul, faster on CPU) or ``"none"``.
+      drop_last: drop the last partial batch of each epoch (else it is one more step).
+      target: ``"labels"`` (train on ``(x, y)``) or ``"input"`` (autoencoder: target = x).
+      output_fn: maps the model's output to what is evaluated, e.g. ``jax.nn.sigmoid``
+        for an autoencoder trained with BCE on logits; the ``mse`` metric compares
+        ``output_fn(output)`` with the target (pixel space). None = identity.
+      noise: ``noise(key, x, sigma) -> x̃`` corrupts each training batch (denoising);
+        ``noise_std`` is σ (a per-run hyperparameter). ``val_noise``: corrupt the
+        validation inputs too (fixed noise per run).
+      eval_batch_size: examples per evaluation batch (bounds evaluation memory).
+      epochs_per_call: epochs run inside one jitted call (raise it for tiny data sets so
+        the Python loop costs nothing; progress and early stopping still act per epoch,
+        the loop can only end at a call boundary).
+    """
+
+    epochs: int = 20
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    loss: Union[Loss, str] = "softmax_cross_entropy"
+    grad: str = "manual"
+    early_stopping: Optional[EarlyStopping] = None
+    shuffle: str = "per_run"
+    shuffle_seed: int = 0
+    drop_last: bool = False
+    target: str = "labels"
+    output_fn: Optional[Callable] = None
+    noise: Optional[Callable] = None
+    noise_std: float = 0.0
+    val_noise: bool = False
+    eval_batch_size: int = 1000
+    epochs_per_call: int = 1
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "eval_batch_size", "epochs_per_call"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive int, got {v!r}.")
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("grad", self.grad, ("manual", "autodiff"))
+        _choice("shuffle", self.shuffle, SHUFFLES)
+        _choice("target", self.target, TARGETS)
+        if isinstance(self.loss, str):
+            object.__setattr__(self, "loss", losses.get(self.loss))
+        if not isinstance(self.loss, Loss):
+            raise TypeError(f"TrainConfig.loss must be a Loss or a loss name, got {self.loss!r}.")
+        if self.early_stopping is not None and not isinstance(self.early_stopping, EarlyStopping):
+            raise TypeError("TrainConfig.early_stopping must be an EarlyStopping or None.")
+        if self.val_noise and self.noise is None:
+            raise ValueError("TrainConfig.val_noise=True needs a noise function (noise=...).")
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {value!r}.")
+
+
+def _describe(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, Loss):
+        return v.name
+    if isinstance(v, EarlyStopping):
+        return {f.name: getattr(v, f.name) for f in dataclasses.fields(v)}
+    return getattr(v, "__qualname__", None) or getattr(v, "__name__", None) or repr(v)
+
+
+def config_dict(config: TrainConfig) -> dict:
+    """JSON-able description of ``config`` (functions by qualified name, the loss by name)."""
+    return {f.name: _describe(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+# --- corruptions --------------------------------------------------------------------------
+def gaussian_noise(clip: Optional[tuple] = None) -> Callable:
+    """``noise(key, x, sigma) = x + sigma·N(0, 1)``, clipped to ``clip = (lo, hi)`` if given
+    (seed 001's denoising: ``clip=(0, 1)``, σ = 0.2). Shapes: x (B, ...) → same."""
+
+    def noise(key, x, sigma):
+        y = x + jnp.asarray(sigma, x.dtype) * jax.random.normal(key, x.shape, x.dtype)
+        return y if clip is None else jnp.clip(y, clip[0], clip[1])
+
+    noise.__qualname__ = f"gaussian_noise(clip={clip})"
+    return noise
