@@ -155,7 +155,8 @@ def boxplot(path, groups: Mapping[str, np.ndarray], *, title: str, ylabel: str,
 
 def image_grid(path, rows: Sequence[np.ndarray], *, row_titles: Sequence[str], title: str,
                col_titles: Optional[Sequence[str]] = None) -> Path:
-    """Rows of grey images in [0, 1]; each row ``(n, H, W)``, ``(n, H, W, 1)`` or ``(n, H·W)`` square."""
+    """Rows of grey images in [0, 1]; a row is ``(n, H, W)``, ``(n, H, W, 1)`` or ``(n, H·W)``
+    (square images). Shorter rows leave blank cells; no ticks."""
     imgs = []
     for r in rows:
         r = np.asarray(r, dtype=np.float64)
@@ -173,7 +174,7 @@ def image_grid(path, rows: Sequence[np.ndarray], *, row_titles: Sequence[str], t
         raise ValueError(f"image_grid: {len(imgs)} rows but {len(row_titles)} row_titles")
     ncol = max(len(r) for r in imgs)
     fig = _figure((1.1 * ncol + 1.2, 1.15 * len(imgs) + 0.6))
-    axes = np.atleast_2d(fig.subplots(len(imgs), ncol, squeeze=False))
+    axes = fig.subplots(len(imgs), ncol, squeeze=False)
     for i, r in enumerate(imgs):
         for j in range(ncol):
             ax = axes[i, j]
@@ -289,10 +290,13 @@ def scatter_2d(path, xy, labels, *, title: str, class_names: Sequence[str],
     if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(labels):
         raise ValueError(f"scatter_2d: xy must be (n, 2) with n labels, got {xy.shape} "
                          f"and {labels.shape}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise ValueError(f"scatter_2d: labels span {labels.min()}..{labels.max()} but there "
+                         f"are {len(class_names)} class_names")
     fig = _figure((6.5, 5.5))
     ax = fig.add_subplot()
     tab = PALETTE                                 # class c keeps colour c in every scatter
-    s = max(1.0, min(12.0, 3000.0 / max(len(xy), 1)))
+    s = max(2.0, min(14.0, 4000.0 / max(len(xy), 1)))
     for c, name in enumerate(class_names):
         m = labels == c
         ax.scatter(*xy[m].T, s=s, color=tab[c % len(tab)], alpha=0.7, linewidths=0,

@@ -94,7 +94,10 @@ def to_jsonable(obj: Any, _where: str = "value") -> Any:
             if not isinstance(k, (str, int, float, bool)) and k is not None:
                 raise TypeError(f"{_where}: dict key {k!r} of type {type(k).__name__} "
                                 "cannot be a JSON key; use a str")
-            out[str(k) if not isinstance(k, str) else k] = to_jsonable(v, f"{_where}[{k!r}]")
+            name = k if isinstance(k, str) else str(k)
+            if name in out:
+                raise TypeError(f"{_where}: keys {k!r} and {name!r} would both be {name!r}")
+            out[name] = to_jsonable(v, f"{_where}[{k!r}]")
         return out
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v, f"{_where}[{i}]") for i, v in enumerate(obj)]
@@ -205,7 +208,7 @@ class ResultStore:
         return doc
 
     def load(self, key: str) -> Any:
-        """The record saved under ``key``; ``KeyError`` if none, ``CorruptResultError`` if broken."""
+        """Record saved under ``key``: ``KeyError`` if none, ``CorruptResultError`` if broken."""
         path = self.path(key)
         if not path.is_file():
             raise KeyError(f"no result for {key!r} in {self.root} (expected {path.name})")

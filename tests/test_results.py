@@ -49,6 +49,8 @@ def test_unencodable_value_fails_before_touching_disk(tmp_path):
         R.write_json_atomic(tmp_path / "x.json", {"bad": object()})
     with pytest.raises(TypeError, match="complex"):
         R.write_json_atomic(tmp_path / "x.json", {"z": np.array([1j])})
+    with pytest.raises(TypeError, match="would both be '1'"):
+        R.dumps({"1": 0, 1: 1})
     assert list(tmp_path.iterdir()) == []
 
 

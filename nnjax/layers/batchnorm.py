@@ -33,6 +33,11 @@ class _EvalResiduals(NamedTuple):
     inv_std: jax.Array
 
 
+def _per_channel(v, ndim):
+    """Reshape a (C,) vector to (1, ..., 1, C) to broadcast against a rank-``ndim`` input."""
+    return v.reshape((1,) * (ndim - 1) + v.shape)
+
+
 def BatchNorm(*, eps: float = 1e-5, momentum: float = 0.1, name: str = "BatchNorm") -> Layer:
     """``y = γ ⊙ x̂ + β`` with ``x̂ = (x − μ) / √(σ² + eps)``, per channel (last axis).
 
@@ -76,7 +81,7 @@ def BatchNorm(*, eps: float = 1e-5, momentum: float = 0.1, name: str = "BatchNor
                     f" or train=False."
                 )
             mean = jnp.mean(x, axis=axes)
-            var = jnp.mean(jnp.square(x - mean), axis=axes)
+            var = jnp.mean(jnp.square(x - _per_channel(mean, x.ndim)), axis=axes)
             new_state = BatchNormState(
                 (1 - momentum) * state.mean + momentum * mean,
                 (1 - momentum) * state.var + momentum * var * (m / (m - 1)),
@@ -84,19 +89,21 @@ def BatchNorm(*, eps: float = 1e-5, momentum: float = 0.1, name: str = "BatchNor
             make = _TrainResiduals
         else:
             mean, var, new_state, make = state.mean, state.var, state, _EvalResiduals
-        inv_std = jax.lax.rsqrt(var + eps)
-        xhat = (x - mean) * inv_std
-        return params.gamma * xhat + params.beta, new_state, make(xhat, inv_std)
+        inv_std = _per_channel(jax.lax.rsqrt(var + eps), x.ndim)
+        xhat = (x - _per_channel(mean, x.ndim)) * inv_std
+        y = _per_channel(params.gamma, x.ndim) * xhat + _per_channel(params.beta, x.ndim)
+        return y, new_state, make(xhat, inv_std)
 
     def backward(params, res, dy):
         axes = tuple(range(dy.ndim - 1))
         dparams = BatchNormParams(jnp.sum(dy * res.xhat, axis=axes), jnp.sum(dy, axis=axes))
-        g = dy * params.gamma
+        g = dy * _per_channel(params.gamma, dy.ndim)
         if isinstance(res, _EvalResiduals):
             return dparams, g * res.inv_std
         m = dy.size // dy.shape[-1]
         dx = (res.inv_std / m) * (
-            m * g - jnp.sum(g, axis=axes) - res.xhat * jnp.sum(g * res.xhat, axis=axes)
+            m * g - jnp.sum(g, axis=axes, keepdims=True)
+            - res.xhat * jnp.sum(g * res.xhat, axis=axes, keepdims=True)
         )
         return dparams, dx
 

@@ -45,7 +45,7 @@ def Linear(out_features: int, *, use_bias: bool = True, name: str = "Linear") ->
         check_input(label, params.w.shape[:1], x)
         y = x @ params.w
         if use_bias:
-            y = y + params.b
+            y = y + params.b[None, :]
         return y, state, x
 
     def backward(params, x, dy):
