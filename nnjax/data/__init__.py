@@ -19,7 +19,7 @@ IDX files: ``read_idx(path)``, ``write_idx(path, array, gzip=False)``.
 """
 from .corrupt import gaussian_noise, occlude, psnr, uniform_noise
 from .datasets import Dataset, Split, digits, load
-from .fetch import DataNotFoundError, fetch, locate
+from .resolve import DataNotFoundError, fetch, locate
 from .idx import IdxError, parse_idx, read_idx, write_idx
 from .registry import DATASETS, IntegrityError
 from .sources import Source, SourceError, cache_root, default_sources

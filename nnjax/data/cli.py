@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .fetch import DataNotFoundError, fetch
+from .resolve import DataNotFoundError, fetch
 from .registry import DATASETS, KEYS, IntegrityError, get_spec, verified_bytes
 from .sources import default_sources
 
@@ -94,7 +94,7 @@ def add_subparser(subparsers) -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """``python -m nnjax.data {fetch,info} ...``."""
-    parser = argparse.ArgumentParser(prog="python -m nnjax")
+    parser = argparse.ArgumentParser(prog="nnjax")
     add_subparser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["data", *(sys.argv[1:] if argv is None else argv)])
     return args.func(args)

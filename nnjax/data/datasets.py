@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .fetch import locate
+from .resolve import locate
 from .idx import parse_idx
 from .registry import get_spec
 
