@@ -30,8 +30,6 @@ class LossCase(NamedTuple):
 
 
 def _conv_cases():
-    if not hasattr(L, "Conv2D"):
-        return []
     return [
         LayerCase("Conv2D(4, k3, s1, p1)", lambda: L.Conv2D(4, 3, 1, 1), (6, 6, 2)),
         LayerCase("Conv2D(3, k3, s2, p1) odd 7x9", lambda: L.Conv2D(3, 3, 2, 1), (7, 9, 2)),
@@ -40,10 +38,9 @@ def _conv_cases():
         LayerCase("ConvTranspose2D(3, k3, s2, p1, op1)", lambda: L.ConvTranspose2D(3, 3, 2, 1, 1), (4, 5, 2)),
         LayerCase("ConvTranspose2D(2, k2, s2, p0)", lambda: L.ConvTranspose2D(2, 2, 2, 0), (3, 3, 3)),
         LayerCase("ConvTranspose2D(2, k3, s1, p0)", lambda: L.ConvTranspose2D(2, 3, 1, 0), (4, 4, 1)),
-    ] + ([
         LayerCase("MaxPool2D(2)", lambda: L.MaxPool2D(2), (6, 6, 2)),
         LayerCase("MaxPool2D(3, s2, p1) odd", lambda: L.MaxPool2D(3, 2, 1), (7, 5, 2)),
-    ] if hasattr(L, "MaxPool2D") else [])
+    ]
 
 
 def layer_cases() -> list[LayerCase]:
@@ -104,23 +101,20 @@ def loss_cases() -> list[LossCase]:
 
 def model_cases() -> list[LayerCase]:
     """Whole Sequential models mixing every kind, in train mode (BatchNorm, Dropout)."""
-    cases = [
+    return [
         LayerCase("MLP: Linear-BN-ReLU-Dropout-Linear-Tanh-Linear-Softmax", lambda: L.Sequential(
             L.Linear(8), L.BatchNorm(), L.ReLU(), L.Dropout(0.25), L.Linear(6), L.Tanh(),
             L.Linear(4), L.Softmax()), (5,), train=True, batch=6),
         LayerCase("sparse AE: Linear-LeakyReLU-L1-Linear-Sigmoid", lambda: L.Sequential(
             L.Linear(3), L.LeakyReLU(), L.ActivityL1(0.05), L.Linear(9), L.Sigmoid()),
             (9,), train=True),
+        LayerCase("conv AE: Conv-BN-ReLU-MaxPool-Flatten-Linear-Reshape-ConvT-Sigmoid",
+                  lambda: L.Sequential(
+                      L.Conv2D(3, 3, 1, 1), L.BatchNorm(), L.ReLU(), L.MaxPool2D(2),
+                      L.Flatten(), L.Linear(4), L.Linear(27), L.Reshape((3, 3, 3)),
+                      L.ConvTranspose2D(2, 3, 2, 1, 1), L.Sigmoid()),
+                  (6, 6, 1), train=True, batch=2),
     ]
-    if hasattr(L, "MaxPool2D"):
-        cases.append(LayerCase(
-            "conv AE: Conv-BN-ReLU-MaxPool-Flatten-Linear-Reshape-ConvT-Sigmoid",
-            lambda: L.Sequential(
-                L.Conv2D(3, 3, 1, 1), L.BatchNorm(), L.ReLU(), L.MaxPool2D(2), L.Flatten(),
-                L.Linear(4), L.Linear(27), L.Reshape((3, 3, 3)),
-                L.ConvTranspose2D(2, 3, 2, 1, 1), L.Sigmoid()),
-            (6, 6, 1), train=True, batch=2))
-    return cases
 
 
 def run_layer_case(case: LayerCase, key=None) -> CheckResult:

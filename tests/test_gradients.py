@@ -120,3 +120,18 @@ def test_rel_error_is_scale_aware():
     assert rel_error((jnp.zeros(2),), (jnp.zeros(2),)) == 0.0
     assert rel_error((jnp.array([1.0, 1e-17]),), (jnp.array([1.0, 0.0]),)) < 1e-16
     assert rel_error((jnp.array([2.0]),), (jnp.array([1.0]),)) == 1.0
+
+
+def test_gradcheck_command_prints_table_and_exit_code(capsys, monkeypatch):
+    from nnjax import cli, registry
+
+    assert cli.main(["gradcheck", "--only", "Linear(5)"]) == 0
+    out = capsys.readouterr().out
+    assert "Linear(5)" in out and "PASS" in out and "all gradient checks passed" in out
+
+    broken = L.Sigmoid()._replace(backward=lambda p, res, dy: ((), dy * res[1]), name="BadSigmoid")
+    monkeypatch.setattr(registry, "layer_cases",
+                        lambda: [registry.LayerCase("BadSigmoid", lambda: broken, (4,))])
+    assert cli.main(["gradcheck", "--only", "BadSigmoid"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "1 failed" in out

@@ -2,16 +2,9 @@
 from nnjax.layer import Layer, Sequential
 from nnjax.layers.activations import LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from nnjax.layers.batchnorm import BatchNorm, BatchNormParams, BatchNormState
+from nnjax.layers.conv import Conv2D, ConvParams, ConvTranspose2D
 from nnjax.layers.dropout import Dropout
 from nnjax.layers.linear import Linear, LinearParams
+from nnjax.layers.pooling import MaxPool2D
 from nnjax.layers.regularizers import ActivityL1, L1State
 from nnjax.layers.shape import Flatten, Reshape
-
-try:  # TEMPORARY while conv layers are written
-    from nnjax.layers.conv import Conv2D, ConvParams, ConvTranspose2D
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from nnjax.layers.pooling import MaxPool2D
-except ImportError:  # pragma: no cover
-    pass
