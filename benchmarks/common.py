@@ -72,6 +72,30 @@ class Case:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """How much to measure: one of the modes ``full``, ``quick``, ``tiny``."""
+
+    mode: str
+    seed_counts: tuple
+    repeats: int
+    n_images: int
+    numpy_fraction: float     # share of an epoch the NumPy contender times
+    torch_func_fraction: float
+    matmul_sizes: tuple
+    matmul_repeats: int
+
+    @classmethod
+    def for_mode(cls, mode: str) -> "Settings":
+        if mode == "full":
+            return cls(mode, (1, 4, 15, 64), 3, 60_000, 0.1, 0.25, (2048, 4096), 5)
+        if mode == "quick":
+            return cls(mode, (1, 15), 2, 60_000, 0.05, 0.1, (2048,), 3)
+        if mode == "tiny":
+            return cls(mode, (2,), 1, 512, 1.0, 1.0, (256,), 1)
+        raise ValueError(f"mode must be full, quick or tiny, got {mode!r}")
+
+
 class Data(NamedTuple):
     """Training images ``x`` (N, 784) float32 in [0, 1] and labels ``y`` (N,) int32."""
 
@@ -108,7 +132,10 @@ def _mnist_train(n_images: int):
     """Training split from ``nnjax.data``, flattened to (N, 784) float32 in [0, 1]."""
     from nnjax import data as nd  # written in parallel; any failure falls back
 
-    loaded = nd.load("mnist")
+    try:  # all 60 000 training images, flattened (nnjax.data's signature)
+        loaded = nd.load("mnist", n_val=0, flatten=True)
+    except TypeError:
+        loaded = nd.load("mnist")
     x, y = _find_train_arrays(loaded)
     x = np.asarray(x).reshape(len(x), -1).astype(np.float32)
     if x.max() > 1.5:
@@ -167,6 +194,7 @@ class Result(NamedTuple):
     loss: Optional[float] = None
     order: str = "n/a"
     notes: str = ""
+    first_call_s: Optional[float] = None  # JAX: the first call after compiling
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -194,7 +222,18 @@ def rss_mib() -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far (ru_maxrss, KiB on Linux)."""
+    """Peak resident set size of this process's own memory image (MiB).
+
+    VmHWM from /proc/self/status: the high-water mark of the current address space, which
+    a fresh ``exec`` starts anew. (``ru_maxrss`` would not do for a worker: Linux carries
+    it over from the forking parent across fork+exec.) Falls back to ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

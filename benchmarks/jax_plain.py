@@ -165,14 +165,14 @@ def measure_program(program: EpochProgram, data: Data, case: Case) -> Result:
     notes = (f"lower {t_lower:.2f} s + compile {t_compile:.2f} s; first call "
              f"{t_first:.2f} s")
     return Result(seconds, t_lower + t_compile, "jax lower+compile (AOT)",
-                  float(np.mean(np.asarray(loss))), program.order, notes)
+                  float(np.mean(np.asarray(loss))), program.order, notes, t_first)
 
 
-def cases(seed_counts, repeats: int) -> list:
+def cases(settings) -> list:
     """Shared and per-seed orders at every seed count, plus the sequential baseline."""
-    out = [Case("jax_plain", order, s, repeats) for order in ("shared", "per_seed")
-           for s in seed_counts]
-    return out + [Case("jax_plain", "seq", 1, repeats)]
+    out = [Case("jax_plain", order, s, settings.repeats) for order in ("shared", "per_seed")
+           for s in settings.seed_counts]
+    return out + [Case("jax_plain", "seq", 1, settings.repeats)]
 
 
 def run(case: Case, data: Data, workload: Workload) -> Result:

@@ -18,8 +18,6 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 from benchmarks.common import Case, Data, Result, Workload, cpu_count, timed
 from benchmarks.torch_mlp import make_model
 
-REQUIRES = ("torch",)
-
 
 class Ensemble:
     """Stacked parameters, their Adam, and the vmapped gradient function."""
@@ -55,8 +53,14 @@ def train_epoch(ens: Ensemble, x, y, workload: Workload, n_batches: int) -> floa
     return float(total) / n_batches
 
 
-def cases(seed_counts, repeats: int) -> list:
-    return [Case("torch_func", "vmap", s, repeats) for s in seed_counts]
+def cases(settings) -> list:
+    """One thread at every seed count; all cores at S = 15 only (the goal's point: with
+    other processes on the cores, libgomp's spinning threads make it very slow)."""
+    r, f, n = settings.repeats, settings.torch_func_fraction, cpu_count()
+    out = [Case("torch_func", "vmap_1thread", s, r, fraction=f, threads=1)
+           for s in settings.seed_counts]
+    s_all = 15 if 15 in settings.seed_counts else max(settings.seed_counts)
+    return out + [Case("torch_func", f"vmap_{n}threads", s_all, r, fraction=f, threads=n)]
 
 
 def run(case: Case, data: Data, workload: Workload) -> Result:

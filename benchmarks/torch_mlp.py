@@ -14,8 +14,6 @@ from torch import nn
 
 from benchmarks.common import Case, Data, Result, Workload, cpu_count, timed
 
-REQUIRES = ("torch",)
-
 
 def make_model(sizes) -> nn.Sequential:
     layers = []
@@ -45,9 +43,10 @@ def train_seed_epoch(seed: int, x: torch.Tensor, y: torch.Tensor, workload: Work
     return float(total) / n_batches
 
 
-def cases(repeats: int) -> list:
-    return [Case("torch_mlp", "seq_1thread", 1, repeats, threads=1),
-            Case("torch_mlp", f"seq_{cpu_count()}threads", 1, repeats, threads=cpu_count())]
+def cases(settings) -> list:
+    r = settings.repeats
+    return [Case("torch_mlp", "seq_1thread", 1, r, threads=1),
+            Case("torch_mlp", f"seq_{cpu_count()}threads", 1, r, threads=cpu_count())]
 
 
 def run(case: Case, data: Data, workload: Workload) -> Result:

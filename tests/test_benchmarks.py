@@ -1,0 +1,119 @@
+"""Smoke tests of the speed benchmarks: every contender runs at tiny size and the report
+files appear with the expected keys. No timing is asserted."""
+import importlib.util
+import json
+import os
+
+import pytest
+
+from benchmarks import __main__ as cli
+from benchmarks import goals, runner
+from benchmarks.common import Case, Settings, Workload, load_data
+
+# Benchmarks run library code (Optax, Flax, PyTorch) as a user would: no strict JAX checks.
+pytestmark = pytest.mark.lenient
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+RECORD_KEYS = {"case", "status", "seconds", "median_s", "min_s", "max_s", "gflops",
+               "compile_s", "loss", "order", "delta_rss_mib", "memory_method"}
+
+
+def test_workload_flops():
+    w = Workload()
+    assert w.n_batches == 468 and w.images_per_epoch == 59_904
+    assert w.macs_per_image == 784 * 64 + 64 * 32 + 32 * 10
+    assert w.flops_per_seed_epoch == 6 * 59_904 * 52_544
+
+
+def test_tiny_run_writes_report(tmp_path):
+    """The whole code path in --tiny mode, in this process (fast)."""
+    paths = cli.main(["--tiny", "--no-isolate", "--out", str(tmp_path)])
+    for key in ("json", "md", "png", "latest"):
+        assert os.path.getsize(paths[key]) > 0, key
+    with open(paths["json"]) as f:
+        payload = json.load(f)
+    assert {"machine", "settings", "records", "goals", "roofline", "data_source",
+            "skipped"} <= set(payload)
+    assert payload["machine"]["cores"] >= 1 and payload["machine"]["cpu_model"]
+    records = payload["records"]
+    errors = [(r["label"], r.get("error")) for r in records if r["status"] != "ok"]
+    assert not errors, errors
+    contenders = {r["case"]["contender"] for r in records}
+    expected = {"nnjax", "jax_plain", "flax_nnx", "numpy", "roofline"}
+    expected |= {"torch_mlp", "torch_func"} if HAS_TORCH else set()
+    assert expected <= contenders
+    if not HAS_TORCH:
+        assert "torch_mlp" in payload["skipped"]
+    for r in records:
+        if r["case"]["contender"] != "roofline":
+            assert RECORD_KEYS <= set(r), r["label"]
+            assert r["median_s"] > 0 and r["gflops"] > 0
+    assert payload["roofline"]["roofline_gflops"] > 0
+    assert len(payload["goals"]) == 7
+    measured = [g for g in payload["goals"] if g["measured"] is not None]
+    assert len(measured) >= 5  # every goal except "not rising" (needs S=1 and 64)
+    text = open(paths["latest"]).read()
+    assert "## Goals" in text and "## Every measurement" in text and ".png)" in text
+
+
+def test_subprocess_isolation_reports_peak_memory(tmp_path):
+    """The default path: each case in its own interpreter, peak RSS from VmHWM."""
+    paths = cli.main(["--tiny", "--only", "numpy,roofline", "--out", str(tmp_path)])
+    with open(paths["json"]) as f:
+        records = json.load(f)["records"]
+    assert [r["label"] for r in records] == ["roofline/start", "numpy/seq_float64",
+                                             "roofline/end"]
+    assert [r["status"] for r in records] == ["ok"] * 3
+    assert all(r["peak_rss_mib"] > 10 for r in records)
+    assert "VmHWM" in records[1]["memory_method"]
+
+
+def test_rounds_pool_the_repeats(tmp_path):
+    paths = cli.main(["--tiny", "--only", "numpy", "--rounds", "2", "--no-isolate",
+                      "--out", str(tmp_path)])
+    with open(paths["json"]) as f:
+        (record,) = json.load(f)["records"]
+    assert record["rounds"] == 2 and len(record["seconds"]) == 2
+
+
+def test_only_rejects_unknown_names():
+    with pytest.raises(SystemExit):
+        runner.plan(Settings.for_mode("tiny"), ["nope"])
+
+
+def _record(contender, variant, seeds, median, order="shared", compile_s=1.0):
+    return {"case": Case(contender, variant, seeds).to_dict(), "status": "ok",
+            "median_s": median, "min_s": median, "max_s": median, "gflops": 50.0,
+            "order": order, "compile_s": compile_s, "first_call_s": None, "notes": ""}
+
+
+def test_goal_logic_on_synthetic_records():
+    records = [_record("nnjax", "shared", 1, 0.30), _record("nnjax", "shared", 15, 0.20),
+               _record("nnjax", "shared", 64, 0.21), _record("nnjax", "per_seed", 15, 0.40),
+               _record("torch_mlp", "seq_1thread", 1, 1.0, "own"),
+               _record("torch_func", "vmap_1thread", 15, 0.30),
+               _record("flax_nnx", "vmap", 15, 0.25), _record("numpy", "seq", 1, 20.0, "own")]
+    by_goal = {g.goal: g for g in goals.check(records, roofline_gflops=100.0)}
+    assert by_goal["15-seed vmapped vs best sequential PyTorch"].measured == pytest.approx(5.0)
+    assert by_goal["15-seed vmapped vs best sequential PyTorch"].passed
+    assert not by_goal["15-seed vmapped vs Flax NNX"].passed  # 1.25× < 1.5×
+    assert by_goal["15-seed vmapped vs NumPy from scratch"].measured == pytest.approx(100)
+    assert by_goal["share of the matmul roofline"].measured == pytest.approx(50)
+    rise = by_goal["per-seed-epoch time not rising from S=1 to 64"]
+    assert rise.measured == pytest.approx(0.7) and rise.passed
+
+
+@pytest.mark.parametrize("family", sorted(runner.FAMILIES))
+def test_every_contender_importable(family):
+    missing = runner.missing_packages(family)
+    if missing:
+        pytest.skip(f"not installed: {missing}")
+    module = __import__(runner.FAMILIES[family][0], fromlist=["x"])
+    if family != "roofline":
+        assert module.cases(Settings.for_mode("tiny"))
+
+
+def test_random_data_fallback_is_flagged():
+    data = load_data(256, "random")
+    assert data.x.shape == (256, 784) and data.x.dtype.name == "float32"
+    assert data.source.startswith("random")
