@@ -1,0 +1,67 @@
+"""Seed 001's toy studies (linear regression, linear classification, XOR): the tiny
+presets run end to end, write their results and figures, and render a report section."""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import _toy_common as toy
+from experiments import linear_classification, linear_regression, xor
+from experiments.base import run_study
+from experiments.report import write_report
+from nnjax import losses
+
+STUDIES = {m.STUDY.name: m.STUDY for m in (linear_regression, linear_classification, xor)}
+FIGURES = {
+    "linear-regression": {"loss.png", "fits.png"},
+    "linear-classification": {"loss.png", "accuracy.png", "boundary_median.png",
+                              "boundary_worst.png"},
+    "xor": {"loss.png", "accuracy.png"} | {f"boundary_{w}_lr{lr}.png" for w in ("median", "worst")
+                                           for lr in ("0.01", "0.32")},
+}
+
+
+def test_binary_logit_with_softmax_cross_entropy_is_bce_on_the_logit():
+    layer = toy.BinaryLogit()
+    z = jnp.array([[-3.0], [0.5], [2.0], [40.0]])
+    y = jnp.array([0, 1, 1, 0], jnp.int32)
+    _, _, shape = layer.init(jax.random.key(0), (1,))
+    out, _, res = layer.forward((), (), z)
+    assert shape == (2,) and out.shape == (4, 2)
+    bce = losses.binary_cross_entropy
+    t = y.astype(jnp.float32)[:, None]
+    np.testing.assert_allclose(losses.softmax_cross_entropy.value(out, y), bce.value(z, t),
+                               rtol=1e-6)
+    _, dz = layer.backward((), res, losses.softmax_cross_entropy.grad(out, y))
+    np.testing.assert_allclose(dz, bce.grad(z, t), rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(jnp.argmax(out, axis=1), (z[:, 0] > 0).astype(jnp.int32))
+    with pytest.raises(ValueError, match="one logit"):
+        layer.init(jax.random.key(0), (2,))
+
+
+def test_median_and_worst():
+    assert toy.median_and_worst(np.array([3.0, 1.0, 2.0, np.nan, 0.5])) == (2, 3)
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_tiny_preset_runs_and_reports(name, tmp_path):
+    path = run_study(STUDIES[name], tmp_path, "tiny", tiny=True)
+    results = json.loads(path.read_text())
+    out = path.parent
+    assert FIGURES[name] <= {p.name for p in out.glob("*.png")}
+    assert set(results["figures"]) == FIGURES[name]
+    assert results["gradcheck"]["ok"]
+    for key in ("config", "runs", "summary", "published"):
+        assert key in results
+    assert len(results["runs"]) == results["settings"]["seeds"] * (2 if name == "xor" else 1)
+    if name == "linear-regression":
+        mse = results["summary"]["train_mse"]
+        assert mse["n"] == 2 and np.isfinite(mse["iqm"]) and mse["iqm"] > 0
+    else:
+        for summ in results["summary"].values():
+            assert 0.0 <= summ["train_accuracy"]["iqm"] <= 1.0
+            assert summ["held_out_loss"]["iqm"] > 0
+    report = write_report(tmp_path).read_text()
+    assert f"(`{name}`, seed 001)" in report and "| published |" in report
