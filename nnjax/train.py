@@ -1,0 +1,278 @@
+"""Train many runs of one model in one compiled program: :func:`fit`.
+
+``fit`` verifies the gradient of the exact objective (float64, manual backward against
+``jax.grad``), initialises every run from its seed, then loops in Python over calls of
+the jitted program (``config.epochs_per_call`` epochs each: a ``lax.scan`` over
+minibatches per epoch, vmapped/chunked/sharded over runs). Between calls it draws the
+progress bar, writes checkpoints and ends when every run has stopped.
+
+Example (seed 001's MNIST MLP, 15 seeds)::
+
+    >>> from nnjax import layers as L, data
+    >>> from nnjax.train import TrainConfig, fit
+    >>> ds = data.load("mnist", flatten=True)                         # doctest: +SKIP
+    >>> model = L.Sequential(L.Linear(64), L.ReLU(), L.Linear(32), L.ReLU(), L.Linear(10))
+    >>> res = fit(model, TrainConfig(epochs=20), ds.train, ds.val, ds.test,  # doctest: +SKIP
+    ...           runs=15)
+    >>> res.history["val_accuracy"].shape, res.test["accuracy"][res.best_run()]  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nnjax import epoch as epoch_lib
+from nnjax.config import TrainConfig, config_dict, gaussian_noise  # noqa: F401 (re-export)
+from nnjax.early_stopping import EarlyStopping  # noqa: F401 (re-export)
+from nnjax.epoch import Carry, RunSpec, Shared, TrainState  # noqa: F401 (re-export)
+from nnjax.evaluate import (evaluate, index_batches, is_classification, predict,  # noqa: F401
+                             split_metrics)
+from nnjax.parallel import RunMapper, make_mesh, unpad
+from nnjax.progress import Progress
+from nnjax.fit_result import FitResult
+from nnjax.runs import (Runs, as_runs, hyper_arrays, keys as run_keys, kfold,  # noqa: F401
+                        make_runs, select)
+
+
+class GradientCheckError(RuntimeError):
+    """The manual backward of the model being trained disagrees with ``jax.grad``."""
+
+
+def _xy(split, what):
+    """``(x, y)`` from a Split-like object, an ``(x, y)`` pair or a lone ``x``."""
+    if split is None:
+        return None, None
+    if hasattr(split, "x"):
+        x, y = split.x, getattr(split, "y", None)
+    elif isinstance(split, (tuple, list)):
+        x, y = split
+    else:
+        x, y = split, None
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    if y is not None:
+        y = jnp.asarray(y)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"fit: {what} has {x.shape[0]} inputs but {y.shape[0]} targets.")
+    return x, y
+
+
+def verify_model(model, config, params, state, x, y, n: int = 8) -> dict:
+    """Gradient-check the objective trained, at one run's ``params``/``state``, on the
+    first ``n`` training examples, in float64 (manual backward against ``jax.grad``).
+
+    Raises :class:`GradientCheckError` (naming the layer at fault) on a mismatch.
+    """
+    from nnjax import gradcheck
+    xb = x[:n]
+    target = xb if config.target == "input" else y[:n]
+    check = gradcheck.verify_objective(model, config.loss, params, state, xb, target,
+                                       key=jax.random.key(0))
+    if not check.ok:
+        raise GradientCheckError(
+            f"{check.message}\nTraining was not started. Fix that layer's backward, or pass"
+            f" verify=False (or TrainConfig(grad='autodiff')) to train anyway.")
+    return {"ok": True, "max_rel_error": float(check.max_rel_error), "worst": check.worst}
+
+
+def _fingerprint(model, config, runs, shapes) -> np.ndarray:
+    desc = json.dumps([model.name, config_dict(config), runs.labels(), shapes], default=str)
+    return np.frombuffer(hashlib.sha256(desc.encode()).digest(), np.uint8).copy()
+
+
+def _select(cond, a, b):
+    """Per run: ``a`` where ``cond`` (R,) else ``b`` (stacked pytrees)."""
+    return jax.tree.map(
+        lambda u, v: jnp.where(cond.reshape((-1,) + (1,) * (u.ndim - 1)), u, v), a, b)
+
+
+def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
+        verify: bool = True, progress: Optional[bool] = None,
+        chunk_size: Optional[int] = None, devices=None,
+        checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1) -> FitResult:
+    """Train every run of ``runs`` and return a :class:`~nnjax.fit_result.FitResult`.
+
+    Args:
+      model: a Layer; config: a :class:`TrainConfig`.
+      train, val, test: ``(x, y)`` pairs or Split-like objects (``.x``, ``.y``); ``y`` may
+        be None with ``target="input"``. With k-fold runs, pass no ``val``: each run
+        validates on its held-out fold of ``train``.
+      runs: a seed count, a list of seeds or :func:`~nnjax.runs.make_runs` (seeds ×
+        hyperparameters × folds); all of them train in one program.
+      verify: gradient-check the objective first (manual mode; ~seconds).
+      progress: draw a progress bar (default: when stderr is a terminal).
+      chunk_size: train that many runs at a time (``lax.map``), to bound memory.
+      devices: shard runs over these devices (default ``jax.devices()``; one device: no
+        sharding); the run count is padded to a multiple of the device count.
+      checkpoint: a file; training state is saved there every ``checkpoint_every``
+        epochs, and a matching checkpoint found there is resumed from.
+    """
+    runs = as_runs(runs)
+    x, y = _xy(train, "train")
+    xv, yv = _xy(val, "val")
+    xt, yt = _xy(test, "test")
+    if config.target == "labels" and y is None:
+        raise ValueError("fit: target='labels' needs training labels; pass (x, y) or use"
+                         " TrainConfig(target='input') for an autoencoder.")
+    folds = runs.fold is not None
+    if folds and val is not None:
+        raise ValueError("fit: k-fold runs validate on their held-out fold; pass val=None.")
+    _check_monitor(config, y, folds or xv is not None)
+    in_shape = tuple(x.shape[1:])
+    r = runs.size
+    mapper = RunMapper(chunk_size=chunk_size, mesh=make_mesh(devices))
+    specs, n_train, shared_val = _run_specs(runs, config, mapper, x.shape[0], xv)
+    if n_train < config.batch_size:
+        raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n_train}"
+                         " training examples.")
+
+    info = {"grad": config.grad, "shuffle": config.shuffle, "runs": r, "chunk_size": chunk_size,
+            "devices": mapper.n_devices, "config": config_dict(config)}
+    specs = mapper.put_runs(specs)
+    shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0)))
+    init, program = epoch_lib.build(model, config, in_shape, n_train, mapper,
+                                    has_val=folds or xv is not None)
+    carry = init(specs, None)
+    if verify and config.grad == "manual":
+        first = jax.tree.map(lambda a: a[0], (carry.train.params, carry.train.model_state))
+        info["gradcheck"] = verify_model(model, config, *first, x, y)
+    else:
+        info["gradcheck"] = "off" if not verify else "skipped (grad='autodiff')"
+    hist = {k: np.full((config.epochs, r), np.nan, np.float32)
+            for k in metric_names(config, y, folds or xv is not None)}
+    start = 0
+    fp = _fingerprint(model, config, runs, [list(x.shape), None if y is None else list(y.shape)])
+    if checkpoint is not None and os.path.exists(checkpoint):
+        carry, hist, start = _resume(checkpoint, carry, hist, fp, mapper)
+    bar = Progress(config.epochs, r, enabled=progress)
+    epoch, times = start, []
+    active = np.asarray(carry.tracker.active)[:r]
+    while epoch < config.epochs and active.any():
+        t0 = time.perf_counter()
+        carry, h = program(carry, specs, shared._replace(epoch0=jnp.int32(epoch)))
+        h = jax.device_get(h)
+        k = min(config.epochs_per_call, config.epochs - epoch)
+        for name in hist:
+            hist[name][epoch:epoch + k] = h[name][:k, :r]
+        epoch += k
+        active = np.asarray(carry.tracker.active)[:r]
+        times.append((time.perf_counter() - t0, k))
+        if checkpoint is not None and (epoch // config.epochs_per_call) % checkpoint_every == 0:
+            _save(checkpoint, carry, hist, epoch, fp)
+        bar.update(epoch, {n: v[epoch - 1] for n, v in hist.items()}, int(active.sum()))
+    stopped = int((~active).sum()) if epoch < config.epochs else 0
+    bar.close(f"{r} runs, {epoch} epochs, {sum(t for t, _ in times):.1f} s"
+              + (f", {stopped} stopped early or diverged" if stopped else ""))
+    if checkpoint is not None and epoch > start:
+        _save(checkpoint, carry, hist, epoch, fp)
+    info.update(_timing(times))
+    return _finish(model, config, carry, hist, runs, mapper, r, (xt, yt), info)
+
+
+def _run_specs(runs: Runs, config, mapper, n: int, xv):
+    """Stacked :class:`RunSpec` (padded to the mapper's multiple by repeating the last
+    run), the training-set size and the shared validation batches."""
+    r, eb = runs.size, config.eval_batch_size
+    padded = select(runs, np.minimum(np.arange(mapper.multiple(r)), r - 1))
+    defaults = {"learning_rate": config.learning_rate, "momentum": config.momentum,
+                "weight_decay": config.weight_decay, "noise_std": config.noise_std}
+    specs = RunSpec(run_keys(padded.seed),
+                    jax.tree.map(jnp.asarray, hyper_arrays(padded, defaults)))
+    if runs.fold is not None:
+        tr_idx, va_idx = kfold(n, runs.n_folds, runs.fold_seed)
+        vb, vm = index_batches(va_idx.shape[1], min(eb, va_idx.shape[1]))
+        specs = specs._replace(train_idx=jnp.asarray(tr_idx[padded.fold]),
+                               val_idx=jnp.asarray(va_idx[padded.fold][:, vb]),
+                               val_mask=jnp.asarray(np.broadcast_to(vm, (padded.size,) + vm.shape)))
+        return specs, tr_idx.shape[1], (None, None)
+    if xv is not None:
+        return specs, n, tuple(map(jnp.asarray, index_batches(xv.shape[0], min(eb, xv.shape[0]))))
+    return specs, n, (None, None)
+
+
+def metric_names(config, y, has_val: bool) -> list:
+    """The history metrics a run records (see :class:`~nnjax.fit_result.FitResult`)."""
+    classify = config.target == "labels" and is_classification(y)
+    names = ["train_loss"] + (["train_accuracy"] if classify else [])
+    if has_val:
+        names += ["val_loss", "val_accuracy" if classify else "val_mse"]
+    return names
+
+
+def _check_monitor(config, y, has_val):
+    es = config.early_stopping
+    if es is not None and es.monitor not in metric_names(config, y, has_val):
+        raise ValueError(
+            f"EarlyStopping.monitor={es.monitor!r} is not recorded by this run; it records"
+            f" {metric_names(config, y, has_val)} (val_* need validation data or folds).")
+
+
+def _timing(times) -> dict:
+    if not times:
+        return {"first_call_seconds": None, "seconds_per_epoch": None}
+    rest = times[1:]
+    per = sum(t for t, _ in rest) / max(sum(k for _, k in rest), 1) if rest else None
+    return {"first_call_seconds": times[0][0], "seconds_per_epoch": per,
+            "train_seconds": sum(t for t, _ in times),
+            "call_seconds": [round(t, 4) for t, _ in times]}
+
+
+def _finish(model, config, carry, hist, runs, mapper, r, test, info) -> FitResult:
+    carry = unpad(carry, r)
+    tr, ts = carry.tracker, carry.train
+    es = config.early_stopping
+    best_epoch = np.asarray(tr.best_epoch)
+    params, mstate = ts.params, ts.model_state
+    if es is not None and es.restore_best:
+        params = _select(tr.best_epoch >= 0, tr.best[0], ts.params)
+        mstate = _select(tr.best_epoch >= 0, tr.best[1], ts.model_state)
+    else:
+        best_epoch = np.full(r, -1, np.int32)
+    epochs_run = np.asarray(tr.epochs_run)
+    diverged = np.asarray(tr.diverged)
+    stopped = ~np.asarray(tr.active) & ~diverged & (epochs_run < config.epochs)
+    e_max = int((epochs_run + diverged).max(initial=0))
+    history = {k: np.ascontiguousarray(v[:min(e_max, config.epochs)].T) for k, v in hist.items()}
+    test_metrics = {}
+    if test[0] is not None:
+        test_metrics = evaluate(model, config, params, mstate, test[0], test[1],
+                                chunk_size=mapper.chunk_size,
+                                devices=_devices(mapper))
+        test_metrics = {k: np.where(diverged, np.nan, v) for k, v in test_metrics.items()}
+    if diverged.any():
+        warnings.warn(f"{int(diverged.sum())} of {r} runs diverged (non-finite training loss):"
+                      f" runs {np.flatnonzero(diverged).tolist()} were frozen at their last finite"
+                      " state; their test metrics are NaN and summaries exclude them.",
+                      RuntimeWarning, stacklevel=3)
+    return FitResult(params, mstate, ts, history, test_metrics, best_epoch, epochs_run,
+                     stopped, diverged, runs, info)
+
+
+def _devices(mapper):
+    return [jax.devices()[0]] if mapper.mesh is None else list(mapper.mesh.devices.ravel())
+
+
+def _save(path, carry, hist, epoch, fp):
+    from nnjax.results import save_checkpoint
+    save_checkpoint(path, {"carry": carry, "hist": hist, "epoch": np.int32(epoch), "fp": fp})
+
+
+def _resume(path, carry, hist, fp, mapper):
+    from nnjax.results import load_checkpoint
+    template = {"carry": carry, "hist": hist, "epoch": np.int32(0), "fp": fp}
+    got = load_checkpoint(path, template)
+    if not np.array_equal(np.asarray(got["fp"]), fp):
+        raise ValueError(f"{path}: this checkpoint belongs to another model, config or set of"
+                         " runs; delete it or choose another checkpoint path.")
+    carry = mapper.put_runs(jax.tree.map(jnp.asarray, got["carry"]))
+    hist = {k: np.array(v) for k, v in got["hist"].items()}
+    return carry, hist, int(got["epoch"])

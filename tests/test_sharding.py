@@ -1,0 +1,60 @@
+"""The run axis sharded over 4 virtual CPU devices gives the single-device results.
+
+Runs in a subprocess: the device count is fixed when JAX starts
+(``XLA_FLAGS=--xla_force_host_platform_device_count=4``).
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import json, jax, numpy as np
+    from nnjax import layers as L
+    from nnjax.train import EarlyStopping, TrainConfig, fit
+    assert jax.device_count() == 4, jax.devices()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
+    model = L.Sequential(L.Linear(16), L.ReLU(), L.Dropout(0.1), L.Linear(2))
+    cfg = TrainConfig(epochs=4, batch_size=32, learning_rate=1e-2, drop_last=True,
+                      early_stopping=EarlyStopping("val_loss", patience=1))
+    one = [jax.devices()[0]]
+    out = {}
+    shared = cfg.replace(shuffle="shared")
+    for name, runs, c, kw in [("8 runs", 8, cfg, {}), ("6 runs", 6, cfg, {}),
+                              ("6 runs, chunks of 1", 6, cfg, {"chunk_size": 1}),
+                              ("6 runs, shared order", 6, shared, {})]:
+        sharded = fit(model, c, (x, y), (x[:64], y[:64]), (x[:64], y[:64]), runs=runs,
+                      verify=False, **kw)
+        single = fit(model, c, (x, y), (x[:64], y[:64]), (x[:64], y[:64]), runs=runs,
+                     verify=False, devices=one)
+        diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                   for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params)))
+        hist = max(float(np.nanmax(np.abs(sharded.history[k] - single.history[k])))
+                   for k in single.history)
+        out[name] = {"devices": [sharded.info["devices"], single.info["devices"]],
+                     "params": diff, "history": hist,
+                     "epochs": [sharded.epochs_run.tolist(), single.epochs_run.tolist()],
+                     "test": float(np.max(np.abs(sharded.test["accuracy"]
+                                                 - single.test["accuracy"]))),
+                     "shape": list(jax.tree.leaves(sharded.params)[0].shape)}
+    print("RESULT", json.dumps(out))
+""")
+
+
+def test_sharded_runs_equal_single_device_runs():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    out = json.loads(line[len("RESULT "):])
+    for name, r in out.items():
+        n = int(name.split()[0])
+        assert r["devices"] == [4, 1], (name, r)
+        assert r["shape"][0] == n, (name, r)                     # padding removed
+        assert r["epochs"][0] == r["epochs"][1], (name, r)
+        assert r["params"] < 1e-6 and r["history"] < 1e-5 and r["test"] == 0, (name, r)
