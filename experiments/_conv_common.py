@@ -1,0 +1,188 @@
+"""Shared by seed 004's studies (conv-ae, noise-robustness, latent-pca): data, model,
+the final training with the window early stopping, and the saved ED=4 / ED=32 models.
+
+Seed 004 trains on the whole MNIST training set (60 000 images; the 3-fold grid splits
+it) and tests on the official 10 000. ``conv-ae`` saves the final models it trains in
+``<out>/conv-ae/models/<preset>/ed<code>.msgpack`` (+ ``.json``: settings and test MSE);
+the other two studies load them from there (same preset) and train their own when missing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.models import CONV_ENCODER_LAYERS, conv_autoencoder
+from nnjax import data
+from nnjax.layer import Sequential
+from nnjax.results import load_checkpoint, read_json, save_checkpoint, write_json_atomic
+from nnjax.train import EarlyStopping, TrainConfig, fit
+
+CLASS_NAMES = tuple(str(d) for d in range(10))
+FINAL_CODES = (4, 32)                 # the models noise-robustness and latent-pca use
+
+# model settings shared by the presets of all three studies (tiny: a smaller net)
+MODEL_KEYS = ("channels", "hidden", "batch_size", "learning_rate", "weight_decay",
+              "final_epochs", "final_subset", "window", "tolerance", "seeds")
+
+
+MODEL = dict(channels=(8, 16, 32), hidden=64, batch_size=1000, learning_rate=1e-2,
+             weight_decay=1e-5, tolerance=1e-4)
+# One preset table for the three studies, so a preset's saved models match (MODEL_KEYS).
+# Measured on the shared 2-core machine: ~0.6 CPU-s per training step (batch 1000), and
+# the 27-run grid is cheaper run-by-run inside its one program (grid_chunk=1, lax.map)
+# than vmapped: XLA's CPU backend runs vmapped (per-run kernel) convolutions slowly.
+PRESETS = {
+    # faithful: the grid on all 60 000 images, 20 epochs; every ED ≤ 2000 epochs
+    "paper": dict(MODEL, grid_subset=None, grid_epochs=20, grid_chunk=1, final_subset=None,
+                  final_epochs=2000, window=100, sweep_epochs=2000, seeds=1,
+                  final_from="grid", codes=(4, 8, 16, 32)),
+    # CPU-feasible (≈25 CPU-min): the grid on 1 500 images (1 000 train / 500 validation
+    # per fold: one step per epoch), 20 epochs; ED=4/32 on all 60 000 images for 12
+    # epochs (the window rule cannot fire before epoch 100); the ED sweep after 2 epochs
+    "cpu": dict(MODEL, grid_subset=1500, grid_epochs=20, grid_chunk=1, final_subset=None,
+                final_epochs=12, window=100, sweep_epochs=2, seeds=1, final_from="grid",
+                codes=(4, 8, 16, 32)),
+    "quick": dict(MODEL, grid_subset=1500, grid_epochs=2, grid_chunk=1, final_subset=5000,
+                  final_epochs=2, window=100, sweep_epochs=1, seeds=1, final_from="grid",
+                  codes=(4, 8, 16, 32)),
+    # tests: a small net, the grid for one epoch, only ED=4 and 32
+    "tiny": dict(MODEL, channels=(4, 8, 8), hidden=16, batch_size=100, grid_subset=300,
+                 grid_epochs=1, grid_chunk=None, final_subset=None, final_epochs=2, window=1,
+                 sweep_epochs=1, seeds=2, final_from="grid", codes=(4, 32)),
+}
+
+
+def load_sets(ctx):
+    """``(train, test, class_names)``: the full training set (train+val, 60 000 images)
+    and the test set, ``Split``s of (N, 28, 28, 1) images. Tiny: the 8×8 digits
+    upsampled to 28×28 (bilinear), so the conv model's geometry holds."""
+    if ctx.tiny:
+        ds = data.digits()
+        up = lambda s: data.Split(np.asarray(jax.image.resize(
+            s.x, (s.x.shape[0], 28, 28, 1), "bilinear")).clip(0, 1), s.y)
+        train = data.Split(np.concatenate([ds.train.x, ds.val.x]),
+                           np.concatenate([ds.train.y, ds.val.y]))
+        return up(train), up(ds.test), ds.class_names
+    ds = data.load("mnist", data_dir=ctx.data_dir, n_val=0)
+    return ds.train, ds.test, ds.class_names
+
+
+def model_for(code: int, settings):
+    """Seed 004's conv autoencoder with code size ``code`` (Sigmoid output)."""
+    return conv_autoencoder(int(code), channels=tuple(settings.get("channels", (8, 16, 32))),
+                            hidden=int(settings.get("hidden", 64)))
+
+
+def encoder_of(model):
+    """The encoder (first CONV_ENCODER_LAYERS layers) and a function taking its params."""
+    enc = Sequential(*model.layers[:CONV_ENCODER_LAYERS], name="Encoder")
+    return enc, (lambda tree: tuple(tree[:CONV_ENCODER_LAYERS]))
+
+
+def base_config(settings, epochs: int, **changes) -> TrainConfig:
+    """Paper setup: Adam, MSE on the Sigmoid output, batch 1000, coupled weight decay
+    (PyTorch's ``Adam(weight_decay=...)``), autoencoder target."""
+    kw = dict(epochs=int(epochs), batch_size=int(settings["batch_size"]), optimizer="adam",
+              loss="mse", target="input",
+              learning_rate=float(settings.get("learning_rate", 1e-2)),
+              weight_decay=float(settings.get("weight_decay", 1e-5)))
+    return TrainConfig(**{**kw, **changes})
+
+
+def final_config(settings, lr: float, wd: float) -> TrainConfig:
+    """Final training: seed 004's early stopping — stop when the training loss moved by
+    less than the tolerance over the last ``window`` epochs (a plateau or a rise)."""
+    es = EarlyStopping("train_loss", patience=None, window=int(settings["window"]),
+                       min_delta=float(settings["tolerance"]), restore_best=False)
+    return base_config(settings, settings["final_epochs"], early_stopping=es,
+                       learning_rate=float(lr), weight_decay=float(wd))
+
+
+def train_final(ctx, code: int, lr: float, wd: float, train, test, resume_dir=None):
+    """Train ``settings['seeds']`` runs of the ED=``code`` model on the whole training
+    set; the test set is the per-epoch "val" curve (as the report's figures 1–4; it does
+    not steer training: early stopping watches the training loss)."""
+    model = model_for(code, ctx.settings)
+    if ctx.settings.get("final_subset"):
+        n = int(ctx.settings["final_subset"])
+        train = data.Split(train.x[:n], train.y[:n])
+    ckpt = None
+    if resume_dir is not None:
+        ckpt = Path(resume_dir) / f"fit_ed{code}.ckpt"
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+    res = fit(model, final_config(ctx.settings, lr, wd), train, test, test,
+              runs=int(ctx.settings["seeds"]), progress=ctx.progress, checkpoint=ckpt,
+              checkpoint_every=int(ctx.settings.get("checkpoint_every", 5)))
+    return model, res
+
+
+def models_dir(out: Path, preset: str) -> Path:
+    """Where conv-ae keeps its final models for ``preset`` (``out`` is a study folder)."""
+    return Path(out).parent / "conv-ae" / "models" / preset
+
+
+def model_meta(ctx, code, lr, wd) -> dict:
+    s = {k: ctx.settings.get(k) for k in MODEL_KEYS}
+    return {"code": int(code), "lr": float(lr), "wd": float(wd), "tiny": bool(ctx.tiny),
+            "settings": s}
+
+
+def save_model(folder: Path, meta: dict, res) -> Path:
+    """Write the stacked (runs, ...) params and state of a FitResult with its meta."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ed{meta['code']}.msgpack"
+    save_checkpoint(path, {"params": res.params, "state": res.model_state})
+    write_json_atomic(path.with_suffix(".json"), {**meta, "runs": int(res.n_runs),
+                                                  "test_mse": res.test["mse"],
+                                                  "epochs_run": res.epochs_run})
+    return path
+
+
+def _template(model, runs: int):
+    params, state, _ = model.init(jax.random.key(0), (28, 28, 1))
+    stack = lambda t: jax.tree.map(lambda a: jnp.broadcast_to(a, (runs,) + a.shape), t)
+    return {"params": stack(params), "state": stack(state)}
+
+
+def load_model(folder: Path, code: int, expect: dict):
+    """``(model, params, state, meta)`` saved by conv-ae, or None when absent or trained
+    with other settings than ``expect`` (a :func:`model_meta` dict; lr/wd not compared)."""
+    path = Path(folder) / f"ed{code}.msgpack"
+    if not (path.exists() and path.with_suffix(".json").exists()):
+        return None
+    meta = read_json(path.with_suffix(".json"))
+    same = (meta.get("tiny") == expect["tiny"] and meta.get("settings") == expect["settings"])
+    if not same:
+        return None
+    model = model_for(code, meta["settings"])
+    got = load_checkpoint(path, _template(model, int(meta["runs"])))
+    return model, got["params"], got["state"], meta
+
+
+def get_models(ctx, train, test) -> dict:
+    """``{code: (model, params, state, info)}`` for ED=4 and ED=32: conv-ae's saved models
+    of this preset if present, else trained here (with the published LR 1e-2, WD 1e-5)."""
+    out = {}
+    folder = models_dir(ctx.out, ctx.preset)
+    for code in FINAL_CODES:
+        lr, wd = ctx.settings["learning_rate"], ctx.settings["weight_decay"]
+        got = load_model(folder, code, model_meta(ctx, code, lr, wd))
+        if got is not None:
+            model, params, state, meta = got
+            out[code] = (model, params, state, {"source": f"conv-ae ({folder})",
+                                                "lr": meta["lr"], "wd": meta["wd"],
+                                                "epochs_run": meta["epochs_run"]})
+            continue
+        model, res = train_final(ctx, code, lr, wd, train, test,
+                                 resume_dir=ctx.out / "store" / ctx.preset)
+        out[code] = (model, res.params, res.model_state,
+                     {"source": "trained here (conv-ae models missing)", "lr": lr, "wd": wd,
+                      "epochs_run": res.epochs_run, "gradcheck": res.info["gradcheck"]})
+    return out
+
+
+def runs_axis(tree, i):
+    return jax.tree.map(lambda a: a[i], tree)

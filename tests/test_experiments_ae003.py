@@ -1,0 +1,72 @@
+"""Seed 003's studies (ae-projected, ae-regularisation, ae-denoise-gauss) on the 8×8 digits."""
+import math
+
+import numpy as np
+import pytest
+
+from experiments import _ae003_common as C
+from experiments import ae_denoise_gauss, ae_projected, ae_regularisation
+from experiments.base import run_study
+from experiments.report import write_report
+from nnjax.results import read_json
+
+
+def _run(study, tmp_path):
+    path = run_study(study, tmp_path, "tiny", tiny=True, progress=False)
+    res = read_json(path)
+    for fig in res["figures"]:
+        assert (path.parent / fig).stat().st_size > 1000
+    assert all(g["ok"] for g in res["gradcheck"].values()) and res["gradcheck"]
+    text = write_report(tmp_path).read_text()
+    assert f"`{study.name}`, seed 003" in text and "published" in text
+    return res
+
+
+def test_widths_and_models():
+    assert C.widths(784, 30, 3) == [784, 128, 30, 128, 784]
+    assert C.widths(784, 30, 5, 64) == [784, 64, 64, 30, 64, 64, 784]
+    with pytest.raises(ValueError, match="odd"):
+        C.widths(784, 30, 4)
+    w = C.widths(64, 4, 3, 16)
+    drop = C.autoencoder(w, dropout=0.2)
+    k = C.encoder_layers(w, 0.2)
+    assert drop.layers[k - 1].name == "ReLU" and drop.layers[k - 2].name.startswith("Linear")
+    z = np.array([[[0.0, 0.001, 1.0, 0.5]]])
+    sp = C.sparsity(z)
+    assert sp["zero"][0] == 0.25 and sp["near_zero"][0] == 0.5 and sp["dead_units"][0] == 1
+
+
+def test_ae_projected_tiny(tmp_path):
+    res = _run(ae_projected.STUDY, tmp_path)
+    assert set(res["figures"]) == {"grid_mnist.png", "long_mnist.png"}
+    cell = res["summary"]["MNIST code 4, 3 hidden"]
+    assert cell["train_loss"]["n"] == 2 and 0 < cell["test_mse"]["iqm"] < 0.3
+    long = res["long"]["mnist"]
+    assert long["test_mse"]["iqm"] <= cell["test_mse"]["iqm"] + 0.01   # 3 epochs vs 2
+    assert res["published"]["grid"]["mnist"]["3"][-1] == 0.0313
+
+
+def test_ae_regularisation_tiny(tmp_path):
+    res = _run(ae_regularisation.STUDY, tmp_path)
+    assert set(res["figures"]) == {"val_mse.png", "train_vs_val.png", "test_mse.png",
+                                   "sparsity.png"}
+    assert res["groups"] == ["none (λ=0)", "L1 λ=0.001", "dropout 0.2"]
+    for g in res["groups"]:
+        s = res["summary"][g]
+        assert s["test_mse"]["n"] == 2 and 0 < s["test_mse"]["iqm"] < 0.3
+        assert 0 <= s["code_near_zero"]["iqm"] <= 1
+    none, l1 = res["runs"]["none (λ=0)"], res["runs"]["L1 λ=0.001"]
+    assert none["seed"] == l1["seed"] == [0, 1]
+    # the penalty is in the training objective only: λ > 0 shrinks the code
+    assert np.mean(l1["code_mean_abs"]) < np.mean(none["code_mean_abs"])
+
+
+def test_ae_denoise_gauss_tiny(tmp_path):
+    res = _run(ae_denoise_gauss.STUDY, tmp_path)
+    assert set(res["figures"]) == {"examples_mnist.png", "psnr_mnist.png", "curves_mnist.png"}
+    noisy = res["noisy"]["MNIST"]
+    # unclipped σ = 0.6: MSE ≈ 0.36, PSNR ≈ 10·log10(1/0.36) ≈ 4.4 dB
+    assert abs(noisy["noisy_mse"] - 0.36) < 0.02
+    assert abs(noisy["psnr_noisy_mean"] - 10 * math.log10(1 / 0.36)) < 0.5
+    assert noisy["psnr_noisy_clipped_mean"] > noisy["psnr_noisy_mean"]
+    assert res["summary"]["MNIST: psnr_denoised_mean"]["iqm"] > noisy["psnr_noisy_mean"] + 1

@@ -1,0 +1,57 @@
+"""Seed 004's studies (conv-ae, noise-robustness, latent-pca) on the tiny preset."""
+import json
+
+import numpy as np
+
+from experiments import conv_ae, latent_pca, noise_robustness
+from experiments.base import run_study
+from experiments.report import write_report
+
+
+def _check(path, figures):
+    r = json.loads(path.read_text())
+    for f in figures:
+        assert (path.parent / f).is_file(), f
+    assert set(figures) <= set(r["figures"])
+    for key in ("config", "runs", "summary", "published", "gradcheck"):
+        assert key in r, key
+    return r
+
+
+def test_seed004_studies_tiny(tmp_path):
+    r = _check(run_study(conv_ae.STUDY, tmp_path, "tiny", tiny=True),
+               ["grid_val_curves.png", "grid_heatmap.png", "mse_vs_code.png",
+                "final_train_loss.png", "final_test_mse.png"])
+    assert len(r["runs"]["grid"]) == 27
+    assert r["grid"]["info"]["runs"] == 27 and r["gradcheck"]["grid"]["ok"]
+    assert r["grid"]["best"]["lr"] in conv_ae.LRS and r["grid"]["best"]["wd"] in conv_ae.WDS
+    mse32 = r["summary"]["test MSE ED=32 final"]
+    assert mse32["n"] == 2 and 0 < mse32["iqm"] < 0.25
+    models = tmp_path / "conv-ae" / "models" / "tiny"
+    assert (models / "ed4.msgpack").is_file() and (models / "ed32.msgpack").is_file()
+
+    r = _check(run_study(noise_robustness.STUDY, tmp_path, "tiny", tiny=True),
+               ["mse_vs_sigma.png", "recon_none.png", "recon_n_0_0.1.png",
+                "recon_occlusion.png", "recon_uniform.png"])
+    assert all("conv-ae" in m["source"] for m in r["models"].values())   # reused, not retrained
+    for c in (4, 32):
+        clean = r["summary"][f"ED={c} none"]["iqm"]
+        np.testing.assert_allclose(clean, r["summary"].get(f"ED={c} none")["iqm"])
+        assert r["summary"][f"ED={c} N(0,2)"]["iqm"] > clean            # heavy noise hurts
+        assert r["summary"][f"ED={c} uniform U[0,1)"]["iqm"] > clean
+    # ED=32's clean MSE equals the one conv-ae measured on the same saved model
+    ae = json.loads((tmp_path / "conv-ae" / "results.json").read_text())
+    np.testing.assert_allclose(r["runs"]["ED=32 none"], ae["runs"]["ed32"]["test_mse"], rtol=1e-5)
+
+    r = _check(run_study(latent_pca.STUDY, tmp_path, "tiny", tiny=True),
+               ["latent_pca_ed4.png", "latent_pca_ed32.png"])
+    for c in (4, 32):
+        evr = r["runs"][f"ED={c}"][0]["explained_variance_ratio"]
+        assert len(evr) == 2 and 0 < sum(evr) <= 1 + 1e-6
+        assert -1 <= r["summary"][f"ED={c} silhouette 2-D"]["iqm"] <= 1
+
+    text = write_report(tmp_path).read_text()
+    for name in ("conv-ae", "noise-robustness", "latent-pca"):
+        assert f"`{name}`, seed 004" in text
+    assert "published" in text and "0.00854" in text
+
