@@ -7,5 +7,10 @@ from nnjax import layers, losses
 from nnjax.backprop import Aux, autodiff, backprop, objective, value_and_grad
 from nnjax.layer import Layer, Sequential, ShapeError, as_function
 from nnjax.losses import Loss
+from nnjax.config import TrainConfig, gaussian_noise
+from nnjax.early_stopping import EarlyStopping
+from nnjax.runs import make_runs
+from nnjax.train import evaluate, fit, predict
+from nnjax.sweep import Grid, sweep
 
 __version__ = "0.1.0"
