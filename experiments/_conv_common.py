@@ -17,7 +17,8 @@ import numpy as np
 from experiments.models import CONV_ENCODER_LAYERS, conv_autoencoder
 from nnjax import data
 from nnjax.layer import Sequential
-from nnjax.results import load_checkpoint, read_json, save_checkpoint, write_json_atomic
+from nnjax.results import (from_jsonable, load_checkpoint, read_json, save_checkpoint,
+                           to_jsonable, write_json_atomic)
 from nnjax.train import EarlyStopping, TrainConfig, fit
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -125,7 +126,7 @@ def models_dir(out: Path, preset: str) -> Path:
 
 
 def model_meta(ctx, code, lr, wd) -> dict:
-    s = {k: ctx.settings.get(k) for k in MODEL_KEYS}
+    s = from_jsonable(to_jsonable({k: ctx.settings.get(k) for k in MODEL_KEYS}))  # as JSON reads
     return {"code": int(code), "lr": float(lr), "wd": float(wd), "tiny": bool(ctx.tiny),
             "settings": s}
 
