@@ -46,9 +46,10 @@ def per_dataset(value, name: str):
 
 
 def widths(in_dim: int, code: int, hidden_layers: int, hidden: int = HIDDEN) -> list:
-    """``[D, H, …, L, …, H, D]`` with ``hidden_layers`` (odd) hidden layers, the code included."""
+    """``[D, H, …, L, …, H, D]``: ``hidden_layers`` (odd) hidden layers, the code included."""
     if hidden_layers < 1 or hidden_layers % 2 == 0:
-        raise ValueError(f"hidden_layers must be odd and ≥ 1 (the code is the middle one), got {hidden_layers}.")
+        raise ValueError(f"hidden_layers must be odd and ≥ 1 (the code is the middle one),"
+                         f" got {hidden_layers}.")
     side = [hidden] * ((hidden_layers - 1) // 2)
     return [in_dim] + side + [code] + side[::-1] + [in_dim]
 

@@ -58,9 +58,11 @@ def _train(ctx, c):
     med = int(np.argsort(mse)[len(mse) // 2])                                 # median run
     return {"config": {k: v for k, v in c.items() if k != "first"}, "widths": w,
             "seed": res.runs.seed, "denoised_mse": mse, "clean_input_mse": res.test["mse"],
-            "val_mse_noisy": res.final("val_mse"), "noisy_mse": float(np.mean((noisy - clean) ** 2)),
+            "val_mse_noisy": res.final("val_mse"),
+            "noisy_mse": float(np.mean((noisy - clean) ** 2)),
             "psnr_denoised_mean": p_out.mean(1), "psnr_denoised_median": np.median(p_out, 1),
-            "psnr_noisy_mean": float(p_noisy.mean()), "psnr_noisy_clipped_mean": float(p_clip.mean()),
+            "psnr_noisy_mean": float(p_noisy.mean()),
+            "psnr_noisy_clipped_mean": float(p_clip.mean()),
             "median_run": med, "psnr_noisy": np.round(p_noisy, 3),
             "psnr_denoised_median_run": np.round(p_out[med], 3),
             "examples": {"clean": np.round(clean[:N_SHOW], 3), "noisy": np.round(noisy[:N_SHOW], 3),
@@ -91,8 +93,10 @@ def run(ctx) -> dict:
         ex = {k: np.asarray(v, np.float64) for k, v in r["examples"].items()}
         plots.image_grid(ctx.figure(f"examples_{tag.lower()}.png"),
                          [ex["clean"], ex["noisy"], ex["denoised"]],
-                         row_titles=["clean", f"x + N(0, {c['sigma']:g}²)\n(as input)", "denoised"],
-                         title=f"{tag}: denoising, σ = {c['sigma']:g} (seed {r['seed'][r['median_run']]},"
+                         row_titles=["clean", f"x + N(0, {c['sigma']:g}²)\n(as input)",
+                                     "denoised"],
+                         title=f"{tag}: denoising, σ = {c['sigma']:g}"
+                               f" (seed {r['seed'][r['median_run']]},"
                                f" the median run)")
         C.histogram(ctx.figure(f"psnr_{tag.lower()}.png"),
                     {"noisy input": r["psnr_noisy"],
@@ -108,7 +112,8 @@ def run(ctx) -> dict:
                        "test_noise_seed": TEST_NOISE_SEED, "train": config_dict(C.config(1))},
             "runs": runs, "summary": summary, "noisy": per,
             "published": {"psnr": "qualitative + PSNR plots (no numbers)"},
-            "gradcheck": C.gradchecks({C.SHORT[c["dataset"]]: r for (_, c), r in zip(configs, recs)}),
+            "gradcheck": C.gradchecks({C.SHORT[c["dataset"]]: r
+                                       for (_, c), r in zip(configs, recs)}),
             "timing": [r["info"] for r in recs]}
 
 
@@ -133,10 +138,11 @@ def report(res) -> str:
                    f"{p['q3']:.2f}] dB | +{gains[tag]:.2f} dB |")
     out.append("\n" + C.SUMMARY_HEADER)
     for tag in res["noisy"]:
-        out.append(C.summary_row(f"{tag} denoised: mean PSNR (dB)", sm[f"{tag}: psnr_denoised_mean"],
-                                 "plots only", fmt=".2f"))
+        out.append(C.summary_row(f"{tag} denoised: mean PSNR (dB)",
+                                 sm[f"{tag}: psnr_denoised_mean"], "plots only", fmt=".2f"))
         out.append(C.summary_row(f"{tag} denoised: MSE to clean", sm[f"{tag}: denoised_mse"]))
-        out.append(C.summary_row(f"{tag} same model on clean input: MSE", sm[f"{tag}: clean_input_mse"]))
+        out.append(C.summary_row(f"{tag} same model on clean input: MSE",
+                                 sm[f"{tag}: clean_input_mse"]))
     verdict = ""
     if {"MNIST", "FMNIST"} <= set(gains):
         worse = sm["FMNIST: psnr_denoised_mean"]["iqm"] < sm["MNIST: psnr_denoised_mean"]["iqm"]
@@ -153,5 +159,5 @@ def report(res) -> str:
     return "\n".join(out)
 
 
-STUDY = Study("ae-denoise-gauss", "003", "Denoising autoencoder, Gaussian noise σ = 0.6 (MNIST, FMNIST)",
-              PRESETS, run, report)
+STUDY = Study("ae-denoise-gauss", "003",
+              "Denoising autoencoder, Gaussian noise σ = 0.6 (MNIST, FMNIST)", PRESETS, run, report)

@@ -81,7 +81,8 @@ def run(ctx) -> dict:
         summary[k] = {m: C.summarise(r[m]) for m in METRICS}
         runs[k] = {m: r[m] for m in ("seed",) + METRICS}
         table.setdefault(c["dataset"], {})[(c["code"], c["depth"])] = summary[k]
-        cells.append({**c, "label": k, "published": _published(c["dataset"], c["code"], c["depth"])})
+        cells.append({**c, "label": k,
+                      "published": _published(c["dataset"], c["code"], c["depth"])})
     for d in s["datasets"]:
         _heatmap(ctx, d, s, table[d])
     long = {}
@@ -93,16 +94,19 @@ def run(ctx) -> dict:
         plots.curves(ctx.figure(f"long_{C.SHORT[d].lower()}.png"),
                      {"training loss (train mode)": h["train_loss"],
                       "validation MSE": h["val_mse"]},
-                     title=f"{C.SHORT[d]}: code {c['code']}, 3 hidden layers, {len(r['seed'])} seeds",
+                     title=f"{C.SHORT[d]}: code {c['code']}, 3 hidden layers,"
+                           f" {len(r['seed'])} seeds",
                      ylabel="MSE", logy=True)
     published = {"grid": {d: {str(k): v for k, v in PUBLISHED[d].items()} for d in PUBLISHED},
                  "codes": PUBLISHED_CODES, "long": PUBLISHED_LONG}
     return {"config": {**dict(s), "assumed": C.assumed(s["hidden"]),
                        "train": config_dict(C.config(1))},
-            "runs": runs, "summary": summary, "cells": cells, "long": long, "mean_image_mse": baseline,
+            "runs": runs, "summary": summary, "cells": cells, "long": long,
+            "mean_image_mse": baseline,
             "published": published,
-            "gradcheck": C.gradchecks({**{_label(c): r for c, r in zip(grid, grid_recs)},
-                                       **{"long " + _label(c): r for c, r in zip(longs, long_recs)}}),
+            "gradcheck": C.gradchecks(
+                {**{_label(c): r for c, r in zip(grid, grid_recs)},
+                 **{"long " + _label(c): r for c, r in zip(longs, long_recs)}}),
             "timing": [r["info"] for r in grid_recs + long_recs]}
 
 
@@ -169,14 +173,21 @@ def report(res) -> str:
         out.append(C.summary_row(f"{tag}: validation MSE", lg["val_mse"], pub["val_mse"]))
         out.append(C.summary_row(f"{tag}: test MSE", lg["test_mse"]))
     out.append("")
+    deeper_worse = [c for c in res["cells"] if c["depth"] == 3
+                    and _label({**c, "depth": 5}) in res["summary"]
+                    and res["summary"][c["label"]]["test_mse"]["iqm"]
+                    < res["summary"][_label({**c, "depth": 5})]["test_mse"]["iqm"]]
+    n3 = sum(c["depth"] == 3 for c in res["cells"])
+    base = res["mean_image_mse"].get("mnist", float("nan"))
     out.append("Seed-003 notes: the report trains one model per cell, so its ordering of"
-               " close cells is within seed noise. Its 5-hidden-layer numbers sit at or"
-               " above the mean-image baseline (MNIST 5 layers ≥ .0698 vs"
-               f" {res['mean_image_mse'].get('mnist', float('nan')):.4f}): those networks had"
-               " barely learned (likely too high a learning rate or too few steps), so"
-               " their \"depth hurts\" conclusion reflects failed training rather than"
-               " depth. Its learning rate \"α = 10e-3\" is ambiguous (10⁻² in code"
-               " notation); we used 10⁻³.")
+               " close cells is within seed noise. Its 5-hidden-layer MNIST numbers"
+               f" (.0698–.0823) sit at or above the mean-image baseline ({base:.4f}): those"
+               " networks had barely learned, while ours reach the errors above. The"
+               f" direction holds here too: 3 hidden layers beat 5 in {len(deeper_worse)} of"
+               f" {n3} cells at these epochs (the extra 128-wide layers also cap what a larger"
+               " code can add). Its learning rate \"α = 10e-3\" is ambiguous (10⁻² in code"
+               " notation); we used 10⁻³. Its long-run numbers are training losses; ours"
+               " show train ≈ validation ≈ test (no overfitting within these epochs).")
     out.append("\n" + C.gradcheck_line(res["gradcheck"]) + " " + C.fmt_seconds(res["timing"]))
     return "\n".join(out)
 

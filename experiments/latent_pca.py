@@ -34,7 +34,7 @@ def run(ctx) -> dict:
     train, test, names = C.load_sets(ctx)
     models = C.get_models(ctx, train, test)
     per, runs = {}, {}
-    for code, (model, params, state, _) in models.items():
+    for code, (model, params, state, info) in models.items():
         enc, part = C.encoder_of(model)
         codes = np.asarray(predict(enc, part(params), part(state), test.x), np.float64)
         got = [_measure(codes[r], np.asarray(test.y)) for r in range(codes.shape[0])]
@@ -42,10 +42,11 @@ def run(ctx) -> dict:
         runs[f"ED={code}"] = [{"explained_variance_ratio": g["evr"],
                                "silhouette_2d": g["silhouette_2d"],
                                "silhouette_code": g["silhouette_code"]} for g in got]
-        plots.scatter_2d(ctx.figure(f"latent_pca_ed{code}.png"), got[0]["xy"], test.y,
+        g = got[info["selected_run"]]
+        plots.scatter_2d(ctx.figure(f"latent_pca_ed{code}.png"), g["xy"], test.y,
                          class_names=list(names),
-                         title=f"test codes, ED={code}, PCA to 2-D (run 0; explained variance"
-                               f" {got[0]['evr'][0]:.2f} + {got[0]['evr'][1]:.2f})",
+                         title=f"test codes, ED={code}, PCA to 2-D (run {info['selected_run']};"
+                               f" explained variance {g['evr'][0]:.2f} + {g['evr'][1]:.2f})",
                          xlabel="PC 1", ylabel="PC 2")
     summary = {}
     for code, got in per.items():
@@ -74,10 +75,13 @@ def report(r: dict) -> str:
                                  "highly separated" if c == 4 else "more mixed", ".3f"))
         lines.append(summary_row(f"ED={c}: silhouette of digits in code space",
                                  s[f"ED={c} silhouette code space"], "—", ".3f"))
-    evr = {c: r["runs"][f"ED={c}"][0]["explained_variance_ratio"] for c in C.FINAL_CODES}
-    src = "; ".join(f"ED={c}: {m['source']}" for c, m in r["models"].items())
-    lines += ["", "Explained variance ratio (run 0): " + "; ".join(
-        f"ED={c}: {v[0]:.3f}, {v[1]:.3f}" for c, v in evr.items()) + ".", "",
+    sel = {c: r["models"][str(c)]["selected_run"] for c in C.FINAL_CODES}
+    evr = {c: r["runs"][f"ED={c}"][sel[c]]["explained_variance_ratio"] for c in C.FINAL_CODES}
+    src = "; ".join(f"ED={c}: {m['source']}, collapsed runs {int(np.sum(m['collapsed']))}/"
+                    f"{len(m['collapsed'])} (a collapsed run's code is constant: its"
+                    " silhouette is meaningless)" for c, m in r["models"].items())
+    lines += ["", "Explained variance ratio (selected run, as in the figures): " + "; ".join(
+        f"ED={c} (run {sel[c]}): {v[0]:.3f}, {v[1]:.3f}" for c, v in evr.items()) + ".", "",
         f"- Models: {src}.",
         "- A 2-D PCA keeps a larger share of a 4-D code's variance than of a 32-D one, so"
         " the ED=32 picture looks more mixed partly because it shows less of its code;"
