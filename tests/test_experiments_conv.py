@@ -24,7 +24,9 @@ def test_seed004_studies_tiny(tmp_path):
                 "final_train_loss.png", "final_test_mse.png"])
     assert len(r["runs"]["grid"]) == 27
     assert r["grid"]["info"]["runs"] == 27 and r["gradcheck"]["grid"]["ok"]
-    assert r["grid"]["best"]["lr"] in conv_ae.LRS and r["grid"]["best"]["wd"] in conv_ae.WDS
+    best = r["grid"]["best"] or {"lr": 1e-2, "wd": 1e-5}        # None: no cell under 0.1
+    assert r["final_lr_wd"] == [best["lr"], best["wd"]]
+    assert r["grid"]["lowest"]["lr"] in conv_ae.LRS
     mse32 = r["summary"]["test MSE ED=32 final"]
     assert mse32["n"] == 2 and 0 < mse32["iqm"] < 0.25
     models = tmp_path / "conv-ae" / "models" / "tiny"
