@@ -35,8 +35,8 @@ MODEL = dict(channels=(8, 16, 32), hidden=64, batch_size=1000, learning_rate=1e-
 # Measured on the shared 2-core machine: ~0.5 CPU-s per training step (batch 1000), and
 # runs are cheaper one by one inside their one program (chunk 1, lax.map) than vmapped:
 # XLA's CPU backend runs vmapped (per-run kernel) convolutions slowly.
-# LR 1e-2 sometimes collapses in the first epoch (all-black output, training loss stuck
-# at ≈ 0.112; PyTorch does the same for 1 of 3 seeds), hence 2 seeds for the final models.
+# LR 1e-2 first sits on a plateau (all-black output, training loss ≈ 0.112) for 1–4
+# epochs, longer for some seeds (PyTorch too), hence 2 seeds for the final models.
 PRESETS = {
     # faithful: the grid on all 60 000 images, 20 epochs; every ED ≤ 2000 epochs
     "paper": dict(MODEL, grid_subset=None, grid_epochs=20, grid_chunk=1, final_subset=None,

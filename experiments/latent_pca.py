@@ -50,9 +50,11 @@ def run(ctx) -> dict:
                          xlabel="PC 1", ylabel="PC 2")
     summary = {}
     for code, got in per.items():
-        summary[f"ED={code} explained variance PC1+PC2"] = stats.summary([g["evr"].sum() for g in got])
+        summary[f"ED={code} explained variance PC1+PC2"] = stats.summary(
+            [g["evr"].sum() for g in got])
         summary[f"ED={code} silhouette 2-D"] = stats.summary([g["silhouette_2d"] for g in got])
-        summary[f"ED={code} silhouette code space"] = stats.summary([g["silhouette_code"] for g in got])
+        summary[f"ED={code} silhouette code space"] = stats.summary(
+            [g["silhouette_code"] for g in got])
     return {
         "config": {**ctx.settings, "pca": "sklearn.decomposition.PCA(2)",
                    "silhouette_subsample": SILHOUETTE_N},
