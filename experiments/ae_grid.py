@@ -101,14 +101,16 @@ def figures(ctx, records, summary) -> None:
     for loss in ctx["losses"]:
         plots.heatmap(ctx.figure(f"heatmap_{loss}.png"), iqm_matrix(summary, ctx.settings, loss),
                       row_labels=ctx["latents"], col_labels=ctx["depths"],
-                      title=f"AE trained with {names[loss]}: test MSE (pixel space),"
-                            f" IQM of {ctx['seeds']} seeds", xlabel="depth d",
+                      title=f"AE trained with {names[loss]}\ntest MSE (pixels), IQM of"
+                            f" {ctx['seeds']} seeds", xlabel="depth d",
                       ylabel="latent size L", colorbar_label="test MSE")
-    top = max(ctx["latents"])
+    top, mse = max(ctx["latents"]), [r for r in records if r["loss"] == "mse"]
+    if len(mse) > 9:                       # full grid: the d=1 row and the L=max column
+        mse = [r for r in mse if r["latent"] == top or r["depth"] == 1]
     series = {f"L={r['latent']}, d={r['depth']}": np.asarray(r["val_mse_history"], float)
-              for r in records if r["loss"] == "mse" and (r["latent"] == top or r["depth"] == 1)}
+              for r in mse}
     plots.curves(ctx.figure("val_mse_curves_mse.png"), series, logy=True,
-                 title="AE (MSE): validation MSE, d=1 row and L=max column",
+                 title="AE trained with MSE: validation MSE per epoch",
                  ylabel="validation MSE")
 
 
@@ -162,8 +164,14 @@ def report(results) -> str:
                          f" {loss.upper()}: d={r['best_depth']}, IQM {r['iqm']:.5f} →"
                          f" {'met' if r['met'] else 'not met'}.")
     lines.append(depth_note(s, cfg))
+    runs = results["runs"]
+    late = sum(r["best_epoch"] >= r["epochs_run"] - 2 for r in runs)
+    lines.append(f"\nEarly stopping: {sum(r['epochs_run'] < cfg['epochs'] for r in runs)} of"
+                 f" {len(runs)} runs stopped before epoch {cfg['epochs']}; {late} had their"
+                 " best validation loss in their last two epochs (still improving).")
     tm = results.get("timing", {})
-    lines.append(f"\nMachine time of the cells: {tm.get('cells_cpu_s')} CPU-s,"
+    lines.append(f"\nMachine time of the cells (summed over the stored cells, whichever call"
+                 f" trained them): {tm.get('cells_cpu_s')} CPU-s,"
                  f" {tm.get('cells_wall_s')} s wall (2 shared cores). Gradient check:"
                  f" {results['gradcheck']}.")
     lines += ["\nKnown seed-001 faults behind differences:",

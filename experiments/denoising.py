@@ -131,6 +131,11 @@ def report(results) -> str:
     for j, sg in enumerate(sw["sigma"]):
         lines.append(summary_row(f"σ={sg:g}: denoised MSE", s[f"mse_sigma{sg:g}"],
                                  f"noisy input: {sw['input_mse'][j]:.4f}", ".4f"))
+    iqm = [s[f"psnr_sigma{sg:g}"]["iqm"] for sg in sw["sigma"]]
+    wins = [sg for sg, d, i in zip(sw["sigma"], iqm, sw["input_psnr"]) if not d < i]
+    lines.append(f"\nDenoised PSNR peaks at σ={sw['sigma'][int(np.nanargmax(iqm))]:g} (trained at"
+                 f" {cfg['train_sigma']}); the output beats the noisy input for σ ≥"
+                 f" {min((w for w in wins if w > 0), default=float('nan')):g}.")
     lines += ["\n(The `published` column holds the noisy input's own figure: seed 001 gave no"
               " numbers.)",
               "\nKnown seed-001 faults: none specific; seed 001 showed one model, one noise"
