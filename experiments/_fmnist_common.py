@@ -9,11 +9,9 @@ curves exist; nothing is selected on it.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from nnjax import stats
 
@@ -58,24 +56,3 @@ def one_per_class(y, n_classes: int = 10) -> np.ndarray:
                        if np.any(y == c)])
 
 
-def captioned_grid(path, images, captions: Sequence[str], *, title: str, ncol: int = 8):
-    """Grey images (n, D) with D = side², one caption above each; saved as PNG."""
-    images = np.asarray(images, np.float64)
-    side = int(round(np.sqrt(images.shape[1])))
-    n = len(images)
-    nrow = max(1, -(-n // ncol))
-    fig = Figure(figsize=(1.45 * ncol, 1.75 * nrow + 0.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrow, ncol, squeeze=False)
-    for k, ax in enumerate(axes.ravel()):
-        ax.set_xticks([]), ax.set_yticks([])
-        if k >= n:
-            ax.set_axis_off()
-            continue
-        ax.imshow(images[k].reshape(side, side), cmap="gray", vmin=0.0, vmax=1.0,
-                  interpolation="nearest")
-        ax.set_title(captions[k], fontsize=7)
-    fig.suptitle(title)
-    fig.savefig(path, dpi=120, format="png")
-    fig.clear()
-    return path

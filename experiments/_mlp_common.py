@@ -69,30 +69,6 @@ def _figure(figsize) -> Figure:
     return fig
 
 
-def titled_digits(path, images: np.ndarray, titles: Sequence[str], *, title: str,
-                  ncol: int = 8) -> Path:
-    """Grey images in [0, 1] (n, H·W) or (n, H, W[, 1]), each with its own caption."""
-    images = np.asarray(images, np.float64)
-    n = len(images)
-    side = int(round(np.sqrt(images[0].size)))
-    images = images.reshape(n, side, side)
-    nrow = max(1, -(-n // ncol))
-    fig = _figure((1.15 * ncol + 0.4, 1.35 * nrow + 0.7))
-    axes = fig.subplots(nrow, ncol, squeeze=False)
-    for k, ax in enumerate(axes.ravel()):
-        ax.set_xticks([]), ax.set_yticks([])
-        if k >= n:
-            ax.set_axis_off()
-            continue
-        ax.imshow(images[k], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_title(titles[k], fontsize="small")
-    fig.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=plots.DPI, format="png")
-    return path
-
-
 def seed_bars(path, values: np.ndarray, seeds: Sequence[int], *, best: int,
               published: float, title: str, ylabel: str) -> Path:
     """One bar per seed (the best-by-validation seed highlighted), our IQM and the

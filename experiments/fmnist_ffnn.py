@@ -97,7 +97,7 @@ def run(ctx) -> dict:
     show = common.median_run(test_acc)
     wrong = np.flatnonzero(pred[show] != d.y_test)[:s["n_wrong"]]
     caps = [f"{d.class_names[pred[show, i]]} /\n{d.class_names[d.y_test[i]]}" for i in wrong]
-    common.captioned_grid(ctx.figure("misclassified.png"), d.x_test[wrong], caps,
+    plots.captioned_images(ctx.figure("misclassified.png"), d.x_test[wrong], caps,
                           title=f"Misclassified test images, predicted / true (seed"
                                 f" {res.runs.seed[show]}, the median run: test accuracy"
                                 f" {test_acc[show]:.4f}; the first {len(wrong)})")

@@ -64,13 +64,13 @@ def run(ctx: Context) -> dict:
                 ylabel="test accuracy")
     pred = np.asarray(predict(model, res.params, res.model_state, ds.test.x)).argmax(-1)
     idx, count, major = C.most_missed(pred, np.asarray(ds.test.y), k=24)
-    C.titled_digits(ctx.figure("misclassified.png"), ds.test.x[idx],
+    plots.captioned_images(ctx.figure("misclassified.png"), ds.test.x[idx],
                     [f"{p} / {t}  ({c}/{n})" for p, t, c in zip(major, ds.test.y[idx], count)],
                     title=f"Test digits most of the {n} models misclassify: "
                           "pred / true (models wrong)")
     best_pred = pred[best]
     wrong_best = np.flatnonzero(best_pred != ds.test.y)[:16]
-    C.titled_digits(ctx.figure("misclassified_best_model.png"), ds.test.x[wrong_best],
+    plots.captioned_images(ctx.figure("misclassified_best_model.png"), ds.test.x[wrong_best],
                     [f"{p} / {t}" for p, t in zip(best_pred[wrong_best], ds.test.y[wrong_best])],
                     title=f"First misclassified test digits of the best-by-validation model "
                           f"(seed {seeds[best]}): pred / true")

@@ -190,6 +190,28 @@ def image_grid(path, rows: Sequence[np.ndarray], *, row_titles: Sequence[str], t
     return _save(fig, path)
 
 
+def captioned_images(path, images, captions: Sequence[str], *, title: str,
+                     ncol: int = 8) -> Path:
+    """Grey images in [0, 1], (n, H·W) square or (n, H, W[, 1]), each with its own caption
+    (e.g. "predicted / true"), ``ncol`` per row."""
+    images = np.asarray(images, np.float64)
+    n = len(images)
+    side = int(round(np.sqrt(images[0].size)))
+    images = images.reshape(n, side, side)
+    nrow = max(1, -(-n // ncol))
+    fig = _figure((1.15 * ncol + 0.4, 1.35 * nrow + 0.7))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.set_xticks([]), ax.set_yticks([])
+        if k >= n:
+            ax.set_axis_off()
+            continue
+        ax.imshow(images[k], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(str(captions[k]), fontsize="small")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
 def _annotated(ax, m: np.ndarray, fmt: str, cmap: str):
     shown = np.ma.masked_invalid(m)
     im = ax.imshow(shown, cmap=cmap, aspect="auto")

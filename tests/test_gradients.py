@@ -6,7 +6,7 @@ import pytest
 
 from nnjax import layers as L
 from nnjax import losses
-from nnjax.gradcheck import EXACT_TOL, check_layer, check_loss, rel_error, verify_objective
+from nnjax.gradcheck import EXACT_TOL, check_layer, rel_error, verify_objective
 from nnjax.registry import (layer_cases, loss_cases, model_cases, run_layer_case,
                             run_loss_case)
 

@@ -5,7 +5,6 @@ Models and configs are module constants so tests share compiled programs (``buil
 cached per model/config/shapes).
 """
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -6,7 +6,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnjax.layer import Layer, check_input
+from nnjax.layer import Layer
 
 
 class BatchNormParams(NamedTuple):
