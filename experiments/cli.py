@@ -1,7 +1,6 @@
 """``nnjax list | run | report`` (wired into ``nnjax.cli``)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 
@@ -54,7 +53,3 @@ def add_subparsers(sub) -> None:
     p = sub.add_parser("report", help="write REPORT.md from the results in --out")
     p.add_argument("--out", default="runs", help="the folder `nnjax run` wrote (default: runs)")
     p.set_defaults(func=_report)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(0)
