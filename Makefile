@@ -16,19 +16,24 @@ $(BIN)/nnjax: pyproject.toml
 
 venv: $(BIN)/nnjax
 
+# PyTorch (CPU build), the reference the conv layers and the optimiser are cross-checked
+# against in the tests, and a benchmark contender; nnjax itself never imports it.
+$(VENV)/.torch: $(BIN)/nnjax
+	$(BIN)/pip install --quiet 'torch==2.13.0'
+	touch $@
+
 demo: venv
 	$(BIN)/nnjax data fetch mnist
 	$(BIN)/nnjax run mnist-mlp --preset quick --out $(OUT)
 	$(BIN)/nnjax report --out $(OUT)
 
-test: venv
+test: venv $(VENV)/.torch
 	$(BIN)/python -m pytest -n 2 -q
 
 gradcheck: venv
 	$(BIN)/nnjax gradcheck
 
-bench: venv
-	$(BIN)/pip install --quiet 'torch==2.13.0'
+bench: venv $(VENV)/.torch
 	$(BIN)/python -m benchmarks
 
 clean:
