@@ -62,6 +62,11 @@ class RunMapper:
 
         def local(runs, shared):
             r = jax.tree.leaves(runs)[0].shape[0]
+            if r == 1 or chunk == 1:
+                # one run at a time, unbatched: lax.map's batch_size=1 would still vmap f,
+                # and XLA's CPU backend runs a vmapped convolution (a grouped conv over
+                # per-run kernels) several times slower than the plain one
+                return jax.lax.map(lambda run: f(run, shared), runs)
             if chunk is None or chunk >= r:
                 return jax.vmap(f, in_axes=(0, None))(runs, shared)
             return jax.lax.map(lambda run: f(run, shared), runs, batch_size=chunk)

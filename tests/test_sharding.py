@@ -58,3 +58,24 @@ def test_sharded_runs_equal_single_device_runs():
         assert r["shape"][0] == n, (name, r)                     # padding removed
         assert r["epochs"][0] == r["epochs"][1], (name, r)
         assert r["params"] < 1e-6 and r["history"] < 1e-5 and r["test"] == 0, (name, r)
+
+
+def test_one_run_at_a_time_is_not_batched():
+    """chunk_size=1 (and a single run) map f without vmap: f sees unbatched arrays, so a
+    per-run kernel stays a plain dot/conv (XLA:CPU runs batched convs several times slower)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from nnjax.parallel import RunMapper
+
+    def f(run, shared):
+        w, x = run
+        return jnp.dot(x, w) * shared  # (B, I) @ (I, O), both per run
+    runs, shared = (jnp.ones((3, 4, 2)), jnp.ones((3, 5, 4))), jnp.float32(2.0)
+    batched = str(jax.make_jaxpr(RunMapper()(f))(runs, shared))
+    assert "([0], [0])" in batched, batched                            # a batched dot
+    first = jax.tree.map(lambda a: a[:1], runs)
+    for mapper, r in ((RunMapper(chunk_size=1), runs), (RunMapper(), first)):
+        text = str(jax.make_jaxpr(mapper(f))(r, shared))
+        assert "([], [])" in text and "([0], [0])" not in text, text     # plain dots only
+        np.testing.assert_allclose(mapper(f)(r, shared), RunMapper()(f)(r, shared))

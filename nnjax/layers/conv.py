@@ -29,9 +29,6 @@ from jax import lax
 
 from nnjax.layer import Layer, ShapeError, check_input, check_positive
 
-_DN = ("NHWC", "HWIO", "NHWC")
-
-
 class ConvParams(NamedTuple):
     """``w``: (kh, kw, in, out) (HWIO); ``b``: (out,), or (0,) without bias."""
 
@@ -40,42 +37,70 @@ class ConvParams(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- primitives
+# All three are matrix products over im2col patches rather than XLA convolutions: XLA's CPU
+# backend runs a convolution inside a loop body (the lax.scan over batches that every
+# training epoch is) about 5x slower than outside one, and a vmapped convolution (per-run
+# kernels: a grouped conv) slower still, while a (batched) dot is fast in both places.
+def _out_size(size, k, s, lo, hi):
+    return (size + lo + hi - k) // s + 1
+
+
+def patches(x, k, stride, pads):
+    """im2col: (N, H, W, I) → (N, Ho, Wo, kh·kw·I), entry ``(i, j, (a, b, c))`` =
+    ``x_pad[s·i + a, s·j + b, c]``; ``pads = ((lo_h, hi_h), (lo_w, hi_w))``, negative
+    crops. One strided slice of the padded input per kernel offset (a, b)."""
+    (lh, hh), (lw, hw) = pads
+    xp = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (lh, hh, 0), (lw, hw, 0), (0, 0, 0)])
+    n, h, w, c = xp.shape
+    ho, wo = _out_size(h, k[0], stride[0], 0, 0), _out_size(w, k[1], stride[1], 0, 0)
+    cols = [lax.slice(xp, (0, a, b, 0),
+                      (n, a + stride[0] * (ho - 1) + 1, b + stride[1] * (wo - 1) + 1, c),
+                      (1, stride[0], stride[1], 1))
+            for a in range(k[0]) for b in range(k[1])]
+    return jnp.concatenate(cols, axis=-1)
+
+
 def conv(x, w, stride, pads):
     """(N, H, W, I) ⊛ (kh, kw, I, O) → (N, Ho, Wo, O): cross-correlation (no flip),
-    ``pads = ((lo_h, hi_h), (lo_w, hi_w))`` (negative crops)."""
-    return lax.conv_general_dilated(x, w, stride, pads, dimension_numbers=_DN)
+    ``pads = ((lo_h, hi_h), (lo_w, hi_w))`` (negative crops); ``patches(x) @ w.reshape(-1, O)``."""
+    return patches(x, w.shape[:2], stride, pads) @ w.reshape(-1, w.shape[3])
 
 
 def conv_adjoint(y, w, stride, pads, in_hw):
     """Transpose of ``conv(·, w, stride, pads)`` for an input of spatial size ``in_hw``:
     (N, Ho, Wo, O) → (N, H, W, I).
 
-    Derivation: x[t] collects y[i]·w[a] over s·i + a − lo = t. Dilating y by s (s − 1 zeros
-    between entries) and padding it by k − 1 − lo turns that into a stride-1 correlation
-    with the spatially flipped kernel (O and I swapped: "HWOI" contracts over O). The high
-    padding ``k − 1 − hi`` makes the result exactly ``in_hw`` long.
+    Derivation: conv is ``patches(x) @ W`` (W = w as a (kh·kw·I, O) matrix), so its
+    transpose is ``col2im(y @ Wᵀ)``, col2im being the transpose of ``patches``: the column
+    block of offset (a, b) goes back to x[s·i + a − lo, s·j + b − lo_w], i.e. it is dilated
+    by s (s − 1 zeros between entries) and shifted by a − lo; the blocks are summed. Each
+    placement is one ``lax.pad`` (interior s − 1, edges a − lo and the rest, negative crops).
     """
-    k = w.shape[:2]
-    tpads = [(k[d] - 1 - pads[d][0], k[d] - 1 - pads[d][1]) for d in range(2)]
-    out = lax.conv_general_dilated(y, jnp.flip(w, (0, 1)), (1, 1), tpads,
-                                   lhs_dilation=stride,
-                                   dimension_numbers=("NHWC", "HWOI", "NHWC"))
-    assert out.shape[1:3] == tuple(in_hw), (out.shape, in_hw)
+    k, (h, wd), c = w.shape[:2], in_hw, w.shape[2]
+    n, ho, wo, _ = y.shape
+    cols = y @ w.reshape(-1, w.shape[3]).T               # (N, Ho, Wo, kh·kw·I)
+    zero = jnp.zeros((), y.dtype)
+    out = None
+    for a in range(k[0]):
+        for b in range(k[1]):
+            block = cols[..., (a * k[1] + b) * c:(a * k[1] + b + 1) * c]
+            lo_h, lo_w = a - pads[0][0], b - pads[1][0]
+            cfg = [(0, 0, 0),
+                   (lo_h, h - lo_h - stride[0] * (ho - 1) - 1, stride[0] - 1),
+                   (lo_w, wd - lo_w - stride[1] * (wo - 1) - 1, stride[1] - 1), (0, 0, 0)]
+            placed = lax.pad(block, zero, cfg)
+            out = placed if out is None else out + placed
     return out
 
 
 def conv_kernel_grad(x, dy, stride, pads, k):
     """Transpose of ``conv(x, ·, stride, pads)``: (N, H, W, I), (N, Ho, Wo, O) → (kh, kw, I, O),
-    ``dw[a, b] = Σ_{n,i,j} x_pad[n, s·i + a, s·j + b]ᵀ dy[n, i, j]``.
-
-    Derivation: a correlation of x_pad with dy as the "kernel", dilated by s
-    (rhs_dilation), contracting over the batch axis N (x laid out "CHWN": N is the feature
-    axis, channels the batch axis) and producing (kh, kw, I, O) ("HWNC").
-    """
-    out = lax.conv_general_dilated(x, dy, (1, 1), pads, rhs_dilation=stride,
-                                   dimension_numbers=("CHWN", "IHWO", "HWNC"))
-    assert out.shape[:2] == tuple(k), (out.shape, k)
-    return out
+    ``dw[a, b] = Σ_{n,i,j} x_pad[n, s·i + a, s·j + b]ᵀ dy[n, i, j]``: ``patches(x)ᵀ @ dy``
+    with (N, Ho, Wo) flattened into the contracted axis."""
+    cols = patches(x, k, stride, pads)
+    cols = cols.reshape(-1, cols.shape[-1])
+    dw = cols.T @ dy.reshape(-1, dy.shape[-1])
+    return dw.reshape(k[0], k[1], x.shape[3], dy.shape[3])
 
 
 # ---------------------------------------------------------------------------- validation
