@@ -8,6 +8,8 @@ returns the JSON-able results (config, per-run metrics, summaries); ``report(res
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Optional
@@ -50,8 +52,14 @@ class Context:
 
     @property
     def store(self) -> results_lib.ResultStore:
-        """Finished configurations of this study and preset (the resume store)."""
-        return results_lib.ResultStore(self.out / "store" / self.preset)
+        """Finished configurations of this study, preset and settings (the resume store):
+        ``out/store/<preset>-<digest of the settings>``, so an edited preset or other
+        ``--seeds``/``--epochs`` start afresh instead of reusing results of other settings
+        (the older folder stays where it was)."""
+        text = json.dumps([results_lib.to_jsonable(dict(self.settings)), self.tiny],
+                          sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        return results_lib.ResultStore(self.out / "store" / f"{self.preset}-{digest}")
 
     def dataset(self, name: str = "mnist", *, flatten: bool = False):
         """MNIST / Fashion-MNIST (train/val/test), or the 8×8 digits when ``tiny``."""

@@ -65,3 +65,17 @@ def test_tiny_preset_runs_and_reports(name, tmp_path):
             assert summ["held_out_loss"]["iqm"] > 0
     report = write_report(tmp_path).read_text()
     assert f"(`{name}`, seed 001)" in report and "| published |" in report
+
+
+def test_resume_store_is_keyed_by_the_settings(tmp_path):
+    """An edited preset or other --seeds never reuses results stored for other settings."""
+    from experiments.base import Context
+    ctx = Context("xor", "quick", {"seeds": 3, "epochs": 10}, tmp_path / "xor")
+    ctx.store.save("cell", {"acc": 0.5})
+    same = Context("xor", "quick", {"epochs": 10, "seeds": 3}, tmp_path / "xor")
+    assert same.store.load("cell") == {"acc": 0.5}            # key order does not matter
+    other = Context("xor", "quick", {"seeds": 5, "epochs": 10}, tmp_path / "xor")
+    assert not other.store.has("cell") and other.store.root != ctx.store.root
+    tiny = Context("xor", "quick", {"seeds": 3, "epochs": 10}, tmp_path / "xor", tiny=True)
+    assert not tiny.store.has("cell")
+    assert ctx.store.load("cell") == {"acc": 0.5}             # the old results stay
