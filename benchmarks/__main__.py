@@ -2,8 +2,9 @@
 
 Times seed 001's MNIST MLP (one epoch, S seeds) with every contender, each case in its
 own subprocess, and writes ``DIR/<date>-<host>.json``, ``.md``, ``.png`` and
-``DIR/LATEST.md``. Contenders (each module's docstring says how it trains): nnjax,
-jax_plain, torch_mlp, torch_func, flax_nnx, numpy, roofline.
+``DIR/LATEST.md``. Contenders (each module's docstring says how it trains): nnjax (with
+its grad=autodiff and 1-vs-2-devices comparison cases), jax_plain, torch_mlp, torch_func,
+flax_nnx, numpy, roofline. The "What was tried" section comes from benchmarks/TRIED.md.
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import resource
 import statistics
 import time
@@ -55,6 +56,8 @@ class Case:
 
     ``fraction`` < 1 times only that share of an epoch's batches and extrapolates
     (used for the slow NumPy contender). ``threads`` 0 means "library default".
+    ``devices`` > 0 runs the case in its own process with that many XLA CPU devices
+    (``--xla_force_host_platform_device_count``, fixed when JAX starts); 0: the default.
     """
 
     contender: str
@@ -63,6 +66,7 @@ class Case:
     repeats: int = 3
     fraction: float = 1.0
     threads: int = 0
+    devices: int = 0
 
     @property
     def label(self) -> str:
@@ -84,6 +88,7 @@ class Settings:
     torch_func_fraction: float
     matmul_sizes: tuple
     matmul_repeats: int
+    device_seeds: int = 16    # S of the 2-devices-vs-1 cases (a multiple of the devices)
 
     @classmethod
     def for_mode(cls, mode: str) -> "Settings":
@@ -92,7 +97,7 @@ class Settings:
         if mode == "quick":
             return cls(mode, (1, 15), 2, 60_000, 0.05, 0.1, (2048,), 3)
         if mode == "tiny":
-            return cls(mode, (2,), 1, 512, 1.0, 1.0, (256,), 1)
+            return cls(mode, (2,), 1, 512, 1.0, 1.0, (256,), 1, device_seeds=2)
         raise ValueError(f"mode must be full, quick or tiny, got {mode!r}")
 
 
@@ -165,6 +170,31 @@ def _find_train_arrays(loaded):
             return first
         return loaded[0], loaded[1]
     raise TypeError(f"cannot find training arrays in {type(loaded).__name__}")
+
+
+# ---------------------------------------------------------------- nnjax variant names
+
+NNJAX_ORDERS = ("shared", "per_seed")
+_NNJAX_VARIANT = re.compile(r"^(shared|per_seed)(?:_(autodiff))?(?:_(\d+)dev)?$")
+
+
+def nnjax_variant(order: str, grad: str = "manual", devices: int = 0) -> str:
+    """The nnjax contender's variant name: the batch order alone is the engine itself
+    (manual backward, vmapped: the goal rows' "ours"); ``_autodiff`` marks
+    ``grad="autodiff"`` and ``_{d}dev`` the run axis mapped over d devices
+    (``nnjax_variant("shared", devices=2) == "shared_2dev"``)."""
+    if order not in NNJAX_ORDERS or grad not in ("manual", "autodiff"):
+        raise ValueError(f"bad nnjax variant: order={order!r}, grad={grad!r}")
+    return (order + ("_autodiff" if grad == "autodiff" else "")
+            + (f"_{devices}dev" if devices else ""))
+
+
+def parse_nnjax_variant(variant: str) -> tuple:
+    """``(order, grad, devices)`` of an nnjax variant name (inverse of :func:`nnjax_variant`)."""
+    m = _NNJAX_VARIANT.match(variant)
+    if not m:
+        raise ValueError(f"not an nnjax variant: {variant!r}")
+    return m.group(1), m.group(2) or "manual", int(m.group(3) or 0)
 
 
 def init_linear_np(rng: np.random.Generator, sizes=SIZES, dtype=np.float32):

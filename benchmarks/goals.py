@@ -1,15 +1,30 @@
 """The speed goals, checked against the measured records.
 
-"nnjax" is the nnjax contender's fastest batch order at S = 15 (the row names which
-order, and which engine ran it); each competitor is its fastest measured variant. A run
-without S = 15 (``--tiny``) checks at its largest S instead, and the rows say so.
+"nnjax" ("ours") is the nnjax engine's fastest batch order at S = 15 — only its own rows
+(manual backward, vmapped: variants ``shared``/``per_seed``), never the autodiff or
+device comparison cases; the row names which order, and which engine ran it. Each
+competitor is its fastest measured variant. A run without S = 15 (``--tiny``) checks at
+its largest S instead, and the rows say so.
+
+Two rows compare nnjax with itself, matched on S and batch order:
+
+* "grad=manual vs grad=autodiff": t_manual/t_autodiff of ours and ``<order>_autodiff``
+  at the same S; passes at ≤ 1.10 (manual within 10% of autodiff, or faster).
+* "2 devices vs 1 (sharded runs)": the speed-up t_1dev/t_2dev of ``<order>_1dev`` and
+  ``<order>_2dev`` (same S, each in its own process). A *measurement* goal: it passes
+  once the ratio is measured, whatever its value (with 2 cores, one XLA CPU device
+  already spreads its work over both cores, so no speed-up is promised).
 """
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
+from benchmarks.common import NNJAX_ORDERS, nnjax_variant
+
 S_GOAL = 15
 RISE_TOLERANCE = 1.10  # "not rising": t(S=64) ≤ 1.10 · t(S=1), allowing for noise
+AUTODIFF_TOLERANCE = 1.10  # t_manual ≤ 1.10 · t_autodiff
+DEVICES = 2
 
 
 class Goal(NamedTuple):
@@ -24,11 +39,19 @@ def ok(records) -> list:
     return [r for r in records if r.get("status") == "ok" and "median_s" in r]
 
 
-def pick(records, contender: str, seeds: Optional[int] = None) -> Optional[dict]:
-    """The fastest (lowest median) ok record of ``contender`` (at ``seeds`` if given)."""
+def pick(records, contender: str, seeds: Optional[int] = None,
+         variants=None) -> Optional[dict]:
+    """The fastest (lowest median) ok record of ``contender`` (at ``seeds`` and among
+    ``variants`` if given)."""
     rows = [r for r in ok(records) if r["case"]["contender"] == contender
-            and (seeds is None or r["case"]["seeds"] == seeds)]
+            and (seeds is None or r["case"]["seeds"] == seeds)
+            and (variants is None or r["case"]["variant"] in variants)]
     return min(rows, key=lambda r: r["median_s"]) if rows else None
+
+
+def pick_ours(records, seeds: Optional[int] = None) -> Optional[dict]:
+    """The nnjax engine's own fastest row (manual, vmapped; no comparison variants)."""
+    return pick(records, "nnjax", seeds, NNJAX_ORDERS)
 
 
 def describe(record: dict) -> str:
@@ -50,13 +73,14 @@ def _speedup(name: str, target: float, ours, theirs, what: str) -> Goal:
 
 def goal_seeds(records) -> int:
     """15 if the nnjax contender ran at S = 15, else its largest S (or 15)."""
-    counts = {r["case"]["seeds"] for r in ok(records) if r["case"]["contender"] == "nnjax"}
+    counts = {r["case"]["seeds"] for r in ok(records) if r["case"]["contender"] == "nnjax"
+              and r["case"]["variant"] in NNJAX_ORDERS}
     return S_GOAL if S_GOAL in counts or not counts else max(counts)
 
 
 def check(records, roofline_gflops: Optional[float]) -> list:
     s = goal_seeds(records)
-    ours = pick(records, "nnjax", s)
+    ours = pick_ours(records, s)
     torch_seq = pick(records, "torch_mlp")
     torch_func = pick(records, "torch_func", s)
     nnx = min([r for r in (pick(records, "flax_nnx", s), pick(records, "flax_nnx", 1))
@@ -86,6 +110,8 @@ def check(records, roofline_gflops: Optional[float]) -> list:
                           f"lower+compile {ours['compile_s']:.2f} s plus first-call "
                           f"overhead ({describe(ours)})", startup < 10))
     goals.append(_no_rise(records, ours))
+    goals.append(manual_vs_autodiff(records, ours))
+    goals.append(devices_vs_one(records, ours))
     return goals
 
 
@@ -111,3 +137,52 @@ def _no_rise(records, ours) -> Goal:
     ratio = series[64]["median_s"] / series[1]["median_s"]
     steps = " → ".join(f"S={s}: {series[s]['median_s']:.3f}" for s in sorted(series))
     return Goal(name, target, ratio, f"nnjax/{variant} {steps} s", ratio <= RISE_TOLERANCE)
+
+
+def _nnjax_row(records, variant: str, seeds: int) -> Optional[dict]:
+    return pick(records, "nnjax", seeds, (variant,))
+
+
+def manual_vs_autodiff(records, ours) -> Goal:
+    """t_manual/t_autodiff: ours against ``<its order>_autodiff`` at the same S."""
+    name = "grad=manual vs grad=autodiff"
+    target = f"t_manual/t_autodiff ≤ {AUTODIFF_TOLERANCE:.2f}"
+    if ours is None:
+        return Goal(name, target, None, "not measured (nnjax)", None)
+    c = ours["case"]
+    auto_variant = nnjax_variant(c["variant"], "autodiff")
+    auto = _nnjax_row(records, auto_variant, c["seeds"])
+    if auto is None:
+        return Goal(name, target, None, f"needs nnjax/{auto_variant} at S={c['seeds']}", None)
+    ratio = ours["median_s"] / auto["median_s"]
+    return Goal(name, target, ratio,
+                f"{describe(ours)} {ours['median_s']:.3f} s vs {describe(auto)} "
+                f"{auto['median_s']:.3f} s per seed-epoch", ratio <= AUTODIFF_TOLERANCE)
+
+
+def devices_vs_one(records, ours) -> Goal:
+    """Speed-up t_1dev/t_2dev of the sharded runs (a measurement: passes when measured).
+
+    Ours' batch order is the headline (the other order's ratio is added to the detail);
+    without ours, the first order measured. Each order at the largest S both ran."""
+    name = f"{DEVICES} devices vs 1 (sharded runs)"
+    first = [ours["case"]["variant"]] if ours is not None else []
+    ratios = []
+    for order in first + [o for o in NNJAX_ORDERS if o not in first]:
+        one, many = ({r["case"]["seeds"]: r for r in ok(records)
+                      if r["case"]["contender"] == "nnjax"
+                      and r["case"]["variant"] == nnjax_variant(order, devices=d)}
+                     for d in (1, DEVICES))
+        common = sorted(set(one) & set(many))
+        if common:
+            s = common[-1]
+            ratios.append((order, s, one[s]["median_s"], many[s]["median_s"]))
+    if not ratios:
+        return Goal(name, "measured", None,
+                    f"needs nnjax/<order>_1dev and _{DEVICES}dev at the same S", None)
+    parts = [f"{o} S={s}: {t1:.3f} s on 1 device, {t2:.3f} s on {DEVICES} "
+             f"({t1 / t2:.2f}×)" for o, s, t1, t2 in ratios]
+    _, _, t1, t2 = ratios[0]
+    return Goal(name, "measured", t1 / t2,
+                "speed-up t_1dev/t_2dev per seed-epoch, each in its own process; "
+                + "; ".join(parts), True)

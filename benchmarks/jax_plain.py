@@ -17,7 +17,7 @@ expressed as ``epoch(carry, x, y) -> (carry, loss)`` is timed by :func:`measure_
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import numpy as np
@@ -39,12 +39,15 @@ class EpochProgram(NamedTuple):
     ``epoch(carry, x, y) -> (carry, loss)`` with ``x`` (N, 784) float32, ``y`` (N,) int32,
     ``loss`` (S,) or () the mean training loss of the epoch; ``carry`` holds all
     per-seed state (params, optimizer state, keys) with a leading seed axis.
+    ``place((x, y))``, if given, puts the data where ``epoch`` wants it (e.g. replicated
+    over a device mesh); by default it goes to the default device.
     """
 
     epoch: Callable
     carry: Any
     order: str
     engine: str
+    place: Optional[Callable] = None
 
 
 def init_params(key, sizes) -> tuple:
@@ -148,7 +151,9 @@ def measure_program(program: EpochProgram, data: Data, case: Case) -> Result:
     """Compile ``program`` ahead of time (timed), warm up once, then time ``case.repeats``
     epochs. Each epoch continues from the previous one's state, so every timed epoch is a
     real training epoch with a fresh shuffle."""
-    x, y = jax.device_put(data.x), jax.device_put(data.y)
+    x, y = jax.device_put((data.x, data.y))
+    if program.place is not None:
+        x, y = program.place((x, y))
     jitted = jax.jit(program.epoch)
     t_lower, lowered = timed(lambda: jitted.lower(program.carry, x, y))
     t_compile, compiled = timed(lowered.compile)

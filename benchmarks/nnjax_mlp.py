@@ -25,26 +25,43 @@ What the engine has to provide (lead: fill in :func:`engine_program`):
 
 Until :func:`engine_program` returns a program, the contender runs the plain-JAX reference
 and every result says ``engine: jax_plain fallback``.
+
+Variants (names from :func:`benchmarks.common.nnjax_variant`):
+
+* ``shared``, ``per_seed``: the engine itself at every S of the mode (the goal rows);
+* ``shared_autodiff``, ``per_seed_autodiff``: the same with ``grad="autodiff"``, at the
+  goal S only (for "grad=manual within 10% of grad=autodiff");
+* ``shared_1dev``/``shared_2dev`` (and ``per_seed_…``): the run axis mapped by
+  ``RunMapper(mesh=make_mesh())`` at ``Settings.device_seeds`` runs, each in its own
+  process with 1 or 2 XLA CPU devices (``Case.devices``): shard_map over 2 devices
+  against the same program (plain vmap) on one.
 """
 from __future__ import annotations
 
 from typing import Optional
 
 from benchmarks import jax_plain
-from benchmarks.common import Case, Data, Result, Workload
+from benchmarks.common import (NNJAX_ORDERS, Case, Data, Result, Workload, nnjax_variant,
+                               parse_nnjax_variant)
+from benchmarks.goals import S_GOAL
 from benchmarks.jax_plain import EpochProgram
 
-VARIANTS = ("shared", "per_seed")
+VARIANTS = NNJAX_ORDERS  # the engine's own rows; see the module docstring for the others
+DEVICES = 2
 
 
-def engine_program(workload: Workload, seeds: int, order: str) -> Optional[EpochProgram]:
+def engine_program(workload: Workload, seeds: int, order: str, grad: str = "manual",
+                   devices: int = 0) -> Optional[EpochProgram]:
     """The nnjax engine's epoch for ``seeds`` runs with batch ``order``.
 
     Exactly the per-run epoch ``fit`` scans (:func:`nnjax.epoch.train_epoch`: manual
-    backward, Optax Adam with injected hyperparameters, batches gathered by index), vmapped
-    over runs; initialisation and keys from :mod:`nnjax.runs` as in ``fit``. Only the
-    validation pass and early-stopping bookkeeping of ``fit``'s epoch are left out, so the
-    timing is of training alone, like the other contenders.
+    backward unless ``grad="autodiff"``, Optax Adam with injected hyperparameters, batches
+    gathered by index), mapped over runs by a :class:`nnjax.parallel.RunMapper` (``vmap``;
+    with ``devices`` > 1, ``shard_map`` over a mesh of that many devices, the shared batch
+    order and the data replicated) as ``nnjax.epoch.build`` does; initialisation and keys
+    from :mod:`nnjax.runs` as in ``fit``. Only the validation pass and early-stopping
+    bookkeeping of ``fit``'s epoch are left out, so the timing is of training alone, like
+    the other contenders.
     """
     import jax
     import jax.numpy as jnp
@@ -53,14 +70,24 @@ def engine_program(workload: Workload, seeds: int, order: str) -> Optional[Epoch
     from nnjax import layers as L
     from nnjax.backprop import value_and_grad
     from nnjax.config import TrainConfig
+    from nnjax.parallel import RunMapper, make_mesh
     from nnjax.runs import hyper_arrays, keys as run_keys, make_runs
 
+    mesh = None
+    if devices > 1:
+        if jax.device_count() < devices:
+            raise RuntimeError(f"needs {devices} devices, this process has "
+                               f"{jax.device_count()} (set Case.devices)")
+        mesh = make_mesh(jax.devices()[:devices])
+    mapper = RunMapper(mesh=mesh)
+    if mapper.multiple(seeds) != seeds:
+        raise ValueError(f"{seeds} runs do not split evenly over {mapper.n_devices} devices")
     stack = []
     for width in workload.sizes[1:-1]:
         stack += [L.Linear(width), L.ReLU()]
     model = L.Sequential(*stack, L.Linear(workload.sizes[-1]))
     config = TrainConfig(epochs=1, batch_size=workload.batch, optimizer="adam",
-                         learning_rate=workload.lr, drop_last=True,
+                         learning_rate=workload.lr, drop_last=True, grad=grad,
                          shuffle="shared" if order == "shared" else "per_run")
     runs = make_runs(seeds)
     specs = E.RunSpec(run_keys(runs.seed), jax.tree.map(jnp.asarray, hyper_arrays(
@@ -68,33 +95,39 @@ def engine_program(workload: Workload, seeds: int, order: str) -> Optional[Epoch
                "noise_std": 0.0})))
     train0 = jax.jit(jax.vmap(
         lambda s: E.init_run(model, config, (workload.sizes[0],), s).train))(specs)
-    vg = value_and_grad(model, config.loss, "manual")
+    vg = value_and_grad(model, config.loss, grad)
     batch = workload.batch
+
+    def one_run(run, shared):
+        (t, s), (x, y, full, e) = run, shared
+        if full is None:  # per_seed: this run's own order, from its key
+            full, _ = E.batch_order(jax.random.fold_in(s.keys.order, e), x.shape[0], batch,
+                                    "per_run", True)
+        return E.train_epoch(vg, config, t, s, x, y, full, None, e)
+
+    mapped = mapper(one_run)
 
     def epoch(carry, x, y):
         ts, spec, e = carry
-        n = x.shape[0]
-        if order == "shared":
-            full, _ = E.batch_order(jax.random.fold_in(jax.random.key(0), e), n, batch,
-                                    "shared", True)
-            run = jax.vmap(lambda t, s: E.train_epoch(vg, config, t, s, x, y, full, None, e))
-            ts, metrics = run(ts, spec)
-        else:
-            def one(t, s):
-                full, _ = E.batch_order(jax.random.fold_in(s.keys.order, e), n, batch,
-                                        "per_run", True)
-                return E.train_epoch(vg, config, t, s, x, y, full, None, e)
-            ts, metrics = jax.vmap(one)(ts, spec)
+        full = None
+        if order == "shared":  # one order for all runs, drawn outside the run map
+            full, _ = E.batch_order(jax.random.fold_in(jax.random.key(0), e), x.shape[0],
+                                    batch, "shared", True)
+        ts, metrics = mapped((ts, spec), (x, y, full, e))
         return (ts, spec, e + 1), metrics["train_loss"]
 
-    return EpochProgram(epoch, (train0, specs, jnp.int32(0)), order, "nnjax")
+    ts, spec = mapper.put_runs((train0, specs))
+    engine = "nnjax" + (f", grad={grad}" if grad != "manual" else "")
+    if devices:
+        engine += (f", RunMapper shard_map over {devices} devices" if mesh is not None
+                   else ", RunMapper vmap on 1 device")
+    return EpochProgram(epoch, (ts, spec, jnp.int32(0)), order, engine, mapper.put_shared)
 
 
-def build_program(workload: Workload, seeds: int, order: str) -> EpochProgram:
+def build_program(workload: Workload, seeds: int, variant: str) -> EpochProgram:
     """The engine's program, or the plain-JAX reference while the engine is not wired."""
-    if order not in VARIANTS:
-        raise ValueError(f"nnjax order must be one of {VARIANTS}, got {order!r}")
-    program = engine_program(workload, seeds, order)
+    order, grad, devices = parse_nnjax_variant(variant)
+    program = engine_program(workload, seeds, order, grad, devices)
     if program is None:
         program = jax_plain.build_program(workload, seeds, order)._replace(
             engine="jax_plain fallback")
@@ -102,8 +135,17 @@ def build_program(workload: Workload, seeds: int, order: str) -> EpochProgram:
 
 
 def cases(settings) -> list:
-    return [Case("nnjax", order, s, settings.repeats) for order in VARIANTS
-            for s in settings.seed_counts]
+    """The engine at every S; autodiff at the goal S; 1 vs 2 devices at ``device_seeds``.
+
+    Only the engine's own rows sweep S, so the comparison cases add a fixed few."""
+    s_goal = S_GOAL if S_GOAL in settings.seed_counts else max(settings.seed_counts)
+    out = [Case("nnjax", order, s, settings.repeats) for order in VARIANTS
+           for s in settings.seed_counts]
+    out += [Case("nnjax", nnjax_variant(order, "autodiff"), s_goal, settings.repeats)
+            for order in VARIANTS]
+    return out + [Case("nnjax", nnjax_variant(order, devices=d), settings.device_seeds,
+                       settings.repeats, devices=d)
+                  for order in VARIANTS for d in (1, DEVICES)]
 
 
 def run(case: Case, data: Data, workload: Workload) -> Result:

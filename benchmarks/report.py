@@ -13,6 +13,7 @@ from benchmarks import goals as G
 from benchmarks.common import Workload, cpu_count
 
 PACKAGES = ("numpy", "jax", "jaxlib", "optax", "flax", "torch", "nnjax", "threadpoolctl")
+TRIED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "TRIED.md")
 
 
 def machine_info() -> dict:
@@ -60,9 +61,27 @@ def write_all(out_dir: str, payload: dict) -> dict:
         json.dump(payload, f, indent=1, default=float)
     write_plot(paths["png"], payload["records"])
     with open(paths["md"], "w") as f:
-        f.write(markdown(payload, os.path.basename(paths["png"])))
+        f.write(markdown(payload, os.path.basename(paths["png"]), tried_text()))
     shutil.copyfile(paths["md"], paths["latest"])
     return paths
+
+
+def tried_text(path: str = TRIED) -> str:
+    """The hand-written "What was tried" section (``benchmarks/TRIED.md``), or ""."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _unit(goal: str) -> str:
+    """How a goal's measured value reads: %, seconds, a plain ratio or a speed-up ×."""
+    if "roofline" in goal:
+        return "%"
+    if "compile" in goal:
+        return " s"
+    return "" if "rising" in goal or "autodiff" in goal else "×"
 
 
 def _fmt(x, spec=".3f", none="–"):
@@ -78,7 +97,8 @@ def _series(records) -> dict:
     return out
 
 
-def markdown(payload: dict, png_name: str) -> str:
+def markdown(payload: dict, png_name: str, tried: str = "") -> str:
+    """The report; ``tried`` (Markdown, e.g. :func:`tried_text`) goes after the goals."""
     m, s, w = payload["machine"], payload["settings"], Workload(n_images=payload["n_images"])
     roof = payload.get("roofline") or {}
     rg = roof.get("roofline_gflops")
@@ -106,11 +126,11 @@ def markdown(payload: dict, png_name: str) -> str:
     lines += ["## Goals", "", "| goal | target | measured | result | detail |",
               "|---|---|---|---|---|"]
     for g in payload["goals"]:
-        unit = "%" if "roofline" in g["goal"] else (" s" if "compile" in g["goal"] else
-                                                    ("" if "rising" in g["goal"] else "×"))
         res = {True: "pass", False: "miss", None: "not measured"}[g["passed"]]
-        lines.append(f"| {g['goal']} | {g['target']} | {_fmt(g['measured'], '.2f')}{unit} "
-                     f"| {res} | {g['detail']} |")
+        lines.append(f"| {g['goal']} | {g['target']} | {_fmt(g['measured'], '.2f')}"
+                     f"{_unit(g['goal'])} | {res} | {g['detail']} |")
+    if tried:
+        lines += ["", tried]
     lines += ["", "## Every measurement", "",
               "| contender | variant | S | batch order | s / seed-epoch median [min–max] | "
               "GFLOP/s | % roofline | compile s | peak RSS MiB | Δ RSS MiB | loss | load | "
@@ -149,6 +169,11 @@ def markdown(payload: dict, png_name: str) -> str:
               "of an epoch.",
               "- Batch order: `shared` = one permutation per epoch for all seeds; "
               "`per_seed` = every seed shuffles with its own key; `own` = a single run.",
+              "- nnjax variants: the order alone is the engine (manual backward, vmapped) "
+              "and the only one the other goals use; `_autodiff` = the same with "
+              "`grad=\"autodiff\"`; `_1dev`/`_2dev` = the run axis mapped by "
+              "`nnjax.parallel.RunMapper` in a process with 1 or 2 XLA CPU devices "
+              "(`--xla_force_host_platform_device_count`; 2: `shard_map`, half the runs each).",
               "- Load: the 1-minute load average before → after each case; above the core "
               "count, other processes were competing for the cores during that case.",
               "- Rows whose notes say *extrapolated* timed a fraction of an epoch's batches "

@@ -10,6 +10,10 @@ doing its share of the repeats per pass; a case's times from all passes are merg
 machine shared with other work this spreads every contender over the same stretch of
 time, so a burst of outside load does not land on one contender only.
 
+Devices: a case with ``devices`` > 0 (the nnjax 1-vs-2-devices cases) always runs in its
+own subprocess, started with ``XLA_FLAGS=--xla_force_host_platform_device_count=<devices>``
+(JAX fixes its device count at start-up), also under ``--no-isolate``; its notes say so.
+
 ``python -m benchmarks.runner CASE_JSON DATA_DIR MODE OUT_JSON`` is the worker entry.
 """
 from __future__ import annotations
@@ -104,6 +108,20 @@ def run_inprocess(case: Case, data: Data, settings: Settings) -> dict:
     return record
 
 
+DEVICE_FLAG = "--xla_force_host_platform_device_count"
+FORCED_NOTE = "own subprocess despite --no-isolate (the device count is fixed at JAX start)"
+
+
+def case_env(case: Case, base=None) -> dict:
+    """The worker's environment: ``base`` (default ``os.environ``) with, for a case with
+    ``devices`` > 0, ``XLA_FLAGS`` forcing that many host (CPU) devices."""
+    env = dict(os.environ if base is None else base)
+    if case.devices:
+        flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith(DEVICE_FLAG)]
+        env["XLA_FLAGS"] = " ".join(flags + [f"{DEVICE_FLAG}={case.devices}"])
+    return env
+
+
 def run_subprocess(case: Case, data_dir: str, settings: Settings) -> dict:
     """Run ``case`` in a fresh interpreter; its record, or an error record."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +129,7 @@ def run_subprocess(case: Case, data_dir: str, settings: Settings) -> dict:
         cmd = [sys.executable, "-m", "benchmarks.runner", json.dumps(case.to_dict()),
                data_dir, settings.mode, out]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True,
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=case_env(case),
                                   timeout=CASE_TIMEOUT_S, cwd=_repo_root())
             if os.path.exists(out):
                 with open(out) as f:
@@ -143,17 +161,20 @@ def run_all(cases, settings: Settings, data_source: str, isolate: bool, rounds: 
     log(f"data: {data.x.shape} from {data.source}")
     per_round = [dataclasses.replace(c, repeats=max(1, -(-c.repeats // rounds))) for c in cases]
     passes = []
+    own_process = [isolate or c.devices > 0 for c in per_round]
     with tempfile.TemporaryDirectory() as data_dir:
-        if isolate:
+        if any(own_process):
             save_data(data, data_dir)
         for r in range(rounds):
             records = []
-            for i, case in enumerate(per_round, 1):
+            for i, (case, sub) in enumerate(zip(per_round, own_process), 1):
                 tag = f"round {r + 1}/{rounds} " if rounds > 1 else ""
                 log(f"[{tag}{i}/{len(cases)}] {case.label} S={case.seeds} ...", end=" ",
                     flush=True)
-                record = (run_subprocess(case, data_dir, settings) if isolate
+                record = (run_subprocess(case, data_dir, settings) if sub
                           else run_inprocess(case, data, settings))
+                if sub and not isolate:
+                    record["notes"] = f"{record.get('notes', '')}; {FORCED_NOTE}".lstrip("; ")
                 log(_summary(record))
                 records.append(record)
             passes.append(records)

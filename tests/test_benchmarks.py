@@ -8,7 +8,8 @@ import pytest
 
 from benchmarks import __main__ as cli
 from benchmarks import goals, runner
-from benchmarks.common import Case, Settings, Workload, load_data
+from benchmarks.common import (Case, Settings, Workload, load_data, nnjax_variant,
+                               parse_nnjax_variant)
 
 # Benchmarks run library code (Optax, Flax, PyTorch) as a user would: no strict JAX checks.
 pytestmark = pytest.mark.lenient
@@ -49,11 +50,28 @@ def test_tiny_run_writes_report(tmp_path):
             assert RECORD_KEYS <= set(r), r["label"]
             assert r["median_s"] > 0 and r["gflops"] > 0
     assert payload["roofline"]["roofline_gflops"] > 0
-    assert len(payload["goals"]) == 7
-    measured = [g for g in payload["goals"] if g["measured"] is not None]
-    assert len(measured) >= 5  # every goal except "not rising" (needs S=1 and 64)
+    nnjax = {r["case"]["variant"]: r for r in records if r["case"]["contender"] == "nnjax"}
+    assert {"shared", "per_seed", "shared_autodiff", "per_seed_autodiff", "shared_1dev",
+            "shared_2dev", "per_seed_1dev", "per_seed_2dev"} <= set(nnjax)
+    for variant in ("shared_1dev", "shared_2dev"):  # own process even with --no-isolate
+        assert runner.FORCED_NOTE in nnjax[variant]["notes"]
+        assert "VmHWM" in nnjax[variant]["memory_method"]
+    assert "shard_map over 2 devices" in nnjax["shared_2dev"]["notes"]
+    # same keys, same data: the autodiff and sharded programs train the same runs
+    for variant in ("shared_autodiff", "shared_1dev", "shared_2dev"):
+        assert nnjax[variant]["loss"] == pytest.approx(nnjax["shared"]["loss"], rel=1e-4)
+    names = [g["goal"] for g in payload["goals"]]
+    assert len(names) == 9 and names[-2:] == ["grad=manual vs grad=autodiff",
+                                              "2 devices vs 1 (sharded runs)"]
+    unmeasured = {"per-seed-epoch time not rising from S=1 to 64"}  # needs S=1 and 64
+    if not HAS_TORCH:
+        unmeasured |= {"2-seed vmapped vs best sequential PyTorch",
+                       "2-seed vmapped vs torch.func ensemble"}
+    assert {g["goal"] for g in payload["goals"] if g["measured"] is None} == unmeasured
+    assert next(g for g in payload["goals"] if "devices" in g["goal"])["passed"] is True
     text = open(paths["latest"]).read()
     assert "## Goals" in text and "## Every measurement" in text and ".png)" in text
+    assert "## What was tried" in text
 
 
 def test_subprocess_isolation_reports_peak_memory(tmp_path):
@@ -101,6 +119,60 @@ def test_goal_logic_on_synthetic_records():
     assert by_goal["share of the matmul roofline"].measured == pytest.approx(50)
     rise = by_goal["per-seed-epoch time not rising from S=1 to 64"]
     assert rise.measured == pytest.approx(0.7) and rise.passed
+
+
+def test_ours_is_the_manual_engine_and_matches_its_comparisons():
+    """The autodiff and device variants never become "ours"; they are matched on S and
+    batch order."""
+    records = [_record("nnjax", "shared", 15, 0.20), _record("nnjax", "per_seed", 15, 0.25),
+               _record("nnjax", "shared_autodiff", 15, 0.10),   # faster, but not ours
+               _record("nnjax", "per_seed_autodiff", 15, 0.50),
+               _record("nnjax", "shared_autodiff", 4, 0.01),    # other S: ignored
+               _record("nnjax", "shared_1dev", 16, 0.30), _record("nnjax", "shared_2dev", 16, 0.20),
+               _record("nnjax", "per_seed_1dev", 16, 0.30),
+               _record("nnjax", "per_seed_2dev", 16, 0.40)]
+    assert goals.pick_ours(records, 15)["case"]["variant"] == "shared"
+    assert goals.goal_seeds(records) == 15  # S=16 device rows do not count
+    by_goal = {g.goal: g for g in goals.check(records, roofline_gflops=None)}
+    manual = by_goal["grad=manual vs grad=autodiff"]
+    assert manual.measured == pytest.approx(2.0) and manual.passed is False
+    assert "nnjax/shared_autodiff S=15" in manual.detail
+    dev = by_goal["2 devices vs 1 (sharded runs)"]
+    assert dev.measured == pytest.approx(1.5) and dev.passed is True
+    assert "per_seed S=16" in dev.detail and "(0.75×)" in dev.detail
+    # ours per_seed: both goals follow its order
+    fast = [dict(r, median_s=0.15) if r["case"]["variant"] == "per_seed" else r
+            for r in records]
+    by_goal = {g.goal: g for g in goals.check(fast, roofline_gflops=None)}
+    assert by_goal["grad=manual vs grad=autodiff"].measured == pytest.approx(0.3)
+    assert by_goal["grad=manual vs grad=autodiff"].passed
+    assert by_goal["2 devices vs 1 (sharded runs)"].measured == pytest.approx(0.75)
+
+
+def test_comparison_goals_not_measured_without_their_rows():
+    records = [_record("nnjax", "shared", 15, 0.20), _record("nnjax", "shared_2dev", 16, 0.2)]
+    by_goal = {g.goal: g for g in goals.check(records, roofline_gflops=None)}
+    for name in ("grad=manual vs grad=autodiff", "2 devices vs 1 (sharded runs)"):
+        assert by_goal[name].measured is None and by_goal[name].passed is None
+    assert goals.manual_vs_autodiff(records, None).passed is None
+
+
+def test_nnjax_variant_names_and_device_env():
+    for args in [("shared",), ("per_seed", "autodiff"), ("shared", "manual", 2)]:
+        name = nnjax_variant(*args)
+        assert parse_nnjax_variant(name)[:len(args)] == args
+    assert nnjax_variant("per_seed", devices=2) == "per_seed_2dev"
+    with pytest.raises(ValueError):
+        parse_nnjax_variant("shared_fast")
+    base = {"XLA_FLAGS": "--xla_foo=1 --xla_force_host_platform_device_count=8", "A": "b"}
+    env = runner.case_env(Case("nnjax", "shared_2dev", 16, devices=2), base)
+    assert env["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=2"
+    assert runner.case_env(Case("nnjax", "shared", 15), base) == base
+    full = __import__("benchmarks.nnjax_mlp", fromlist=["x"]).cases(Settings.for_mode("full"))
+    assert sum(c.devices == 2 for c in full) == 2 and all(
+        c.seeds == 16 for c in full if c.devices)
+    assert {c.seeds for c in full if "autodiff" in c.variant} == {15}
+    assert sum(c.variant in ("shared", "per_seed") for c in full) == 8  # S sweep: manual only
 
 
 @pytest.mark.parametrize("family", sorted(runner.FAMILIES))
