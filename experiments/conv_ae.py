@@ -54,7 +54,7 @@ def _cells(grid: dict):
 
 def _final(ctx, code, lr, wd, train, test):
     model, res = C.train_final(ctx, code, lr, wd, train, test,
-                               resume_dir=ctx.out / "store" / ctx.preset)
+                               resume_dir=ctx.store.root)
     rec = res.record()
     if code in C.FINAL_CODES:
         rec["model_file"] = str(C.save_model(C.models_dir(ctx.out, ctx.preset),
