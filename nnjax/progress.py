@@ -1,7 +1,10 @@
 """A one-line progress bar per epoch: runs, epoch, loss, a validation metric, ETA.
 
-Drawn on stderr with a carriage return; off when ``enabled=False`` or, by default, when
-stderr is not a terminal (logs and CI stay clean). Example line::
+Drawn on stderr with a carriage return on a terminal. When stderr is not a terminal (a
+log file, CI) it writes plain lines instead, at most one per ``log_every`` seconds (default
+60) plus the last epoch, so a long job in the background shows it is alive without
+filling its log; ``log_every=None`` keeps such streams silent, ``enabled=False`` always
+does. Example line::
 
     15 runs (15 active) | epoch  7/20 [#######.............] | loss 0.1234 |
         val_accuracy 0.9612 | 1.8 s/epoch, ETA 0:23   (one line)
@@ -34,11 +37,14 @@ class Progress:
     """``update(epoch, history_row, n_active)`` after each call; ``close()`` at the end."""
 
     def __init__(self, epochs: int, runs: int, *, enabled: Optional[bool] = None,
-                 stream: Optional[TextIO] = None, width: int = 20):
+                 stream: Optional[TextIO] = None, width: int = 20,
+                 log_every: Optional[float] = 60.0):
         self.stream = stream or sys.stderr
-        if enabled is None:
-            enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.enabled = bool(enabled)
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        # plain, rate-limited lines when the default applies to a stream that is no terminal
+        self.log_every = log_every if (enabled is None and not tty) else None
+        self.enabled = bool(tty if enabled is None else enabled) or self.log_every is not None
+        self._last_line = -math.inf
         self.epochs, self.runs, self.width = epochs, runs, width
         self.start_epoch: Optional[int] = None
         self.t0 = time.perf_counter()
@@ -68,12 +74,20 @@ class Progress:
         eta = rate * (self.epochs - epoch) if n_active else 0.0
         parts.append(f"{rate:.2f} s/epoch, ETA {_fmt_eta(eta)}" if math.isfinite(rate)
                      else f"compiled in {now - self.t0:.1f} s")
-        self.stream.write("\r" + " | ".join(parts) + "\x1b[K")
+        if self.log_every is not None:
+            if now - self._last_line < self.log_every and epoch < self.epochs:
+                return
+            self._last_line = now
+            self.stream.write(" | ".join(parts) + "\n")
+        else:
+            self.stream.write("\r" + " | ".join(parts) + "\x1b[K")
+            self._shown = True
         self.stream.flush()
-        self._shown = True
 
     def close(self, message: str = "") -> None:
         """End the bar's line and print ``message`` (if any) below it."""
         if self.enabled and self._shown:
             self.stream.write("\n" + (message + "\n" if message else ""))
-            self.stream.flush()
+        elif self.log_every is not None and message:
+            self.stream.write(message + "\n")
+        self.stream.flush()

@@ -135,11 +135,20 @@ def test_window_rule_of_seed_004_and_patience_rule_of_seed_001():
     assert e == 2 and bool(tr.diverged) and int(tr.epochs_run) == 2
 
 
-def test_progress_bar_draws_on_a_terminal_only():
+def test_progress_bar_on_a_terminal_and_rate_limited_lines_in_a_log():
     quiet = io.StringIO()
-    bar = Progress(10, 15, stream=quiet)
+    bar = Progress(10, 15, stream=quiet, log_every=None)
     bar.update(1, {"train_loss": np.ones(15)}, 15)
     assert not bar.enabled and quiet.getvalue() == ""
+    log = io.StringIO()                       # not a terminal: plain lines, ≤ 1 per minute
+    bar = Progress(10, 15, stream=log)
+    for epoch in range(1, 11):
+        bar.update(epoch, {"train_loss": np.full(15, 1.0 / epoch)}, 15)
+    bar.close("done")
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 3 and "\r" not in log.getvalue(), lines   # first, last, message
+    assert "epoch  1/10" in lines[0] and "epoch 10/10" in lines[1] and "loss 0.1000" in lines[1]
+    assert lines[2] == "done"
     out = io.StringIO()
     bar = Progress(10, 15, stream=out, enabled=True)
     bar.update(1, {"train_loss": np.ones(15), "val_accuracy": np.full(15, 0.5)}, 15)
