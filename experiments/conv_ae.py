@@ -186,8 +186,11 @@ def report(r: dict) -> str:
               " plateau where the output is all black (training loss ≈ 0.112 = mean x²) for"
               " ≈ 1–4 epochs of the full set, then leaves it; a PyTorch twin of the model does"
               " the same (10 000 images, batch 1000, Adam 1e-2: seeds 1 and 2 leave it within"
-              " 20 steps, seed 0 is still on it after 60). On the grid's 20 steps the LR 1e-2"
-              " cells are on that plateau and the smaller LRs barely moved."]
+              " 20 steps, seed 0 is still on it after 60)."]
+    steps = (g["n_images"] * 2 // 3) // s["batch_size"] * s["grid_epochs"]
+    if steps <= 100:
+        lines[-1] += (f" On the grid's {steps} steps the LR 1e-2 cells are on that plateau"
+                      " and the smaller LRs barely moved.")
     sweep_at = [summ[f"test MSE ED={c} after {r['sweep_epochs']} epochs"]["iqm"] for c in codes]
     if any(v is None or v >= C.COLLAPSED for v in sweep_at):
         lines += ["", f"The ED sweep after {r['sweep_epochs']} epochs does not test 'MSE falls"
@@ -202,7 +205,13 @@ def report(r: dict) -> str:
         f" ±{s['tolerance']:g}, ≤ {s['final_epochs']} epochs)"
         + (f": with a {s['final_epochs']}-epoch cap the window rule never fires, so the final"
            " models are under-trained relative to the published ones (≤ 2000 epochs)."
-           if s["final_epochs"] < s["window"] else "."),
+           if s["final_epochs"] < s["window"] else
+           ": the rule stopped " + ", ".join(
+               f"{int(np.sum(r['runs'][f'ed{c}']['stopped_early']))}/"
+               f"{len(r['runs'][f'ed{c}']['stopped_early'])} runs of ED={c}" for c in codes)
+           + f"; the others ran to their cap ({s['final_epochs']} epochs for ED"
+           f" {', '.join(str(c) for c in C.FINAL_CODES)}, {s['sweep_epochs']} for the rest;"
+           " published cap 2000)."),
         "- Seed 004 discarded cells by eye (loss > 0.1 or oscillating on a fold); we apply"
         " the 0.1 threshold to each fold's last validation MSE and do not judge oscillation.",
         "- The per-epoch test curves are monitored only (as the report's figures 1–4);"
