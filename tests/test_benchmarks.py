@@ -7,7 +7,7 @@ import os
 import pytest
 
 from benchmarks import __main__ as cli
-from benchmarks import goals, runner
+from benchmarks import goals, nnjax_mlp, runner
 from benchmarks.common import (Case, Settings, Workload, load_data, nnjax_variant,
                                parse_nnjax_variant)
 
@@ -168,7 +168,7 @@ def test_nnjax_variant_names_and_device_env():
     env = runner.case_env(Case("nnjax", "shared_2dev", 16, devices=2), base)
     assert env["XLA_FLAGS"] == "--xla_foo=1 --xla_force_host_platform_device_count=2"
     assert runner.case_env(Case("nnjax", "shared", 15), base) == base
-    full = __import__("benchmarks.nnjax_mlp", fromlist=["x"]).cases(Settings.for_mode("full"))
+    full = nnjax_mlp.cases(Settings.for_mode("full"))
     assert sum(c.devices == 2 for c in full) == 2 and all(
         c.seeds == 16 for c in full if c.devices)
     assert {c.seeds for c in full if "autodiff" in c.variant} == {15}
