@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments.models import CONV_ENCODER_LAYERS, conv_autoencoder
@@ -155,9 +154,11 @@ def run_info(res) -> dict:
 
 
 def _template(model, runs: int):
-    params, state, _ = model.init(jax.random.key(0), (28, 28, 1))
-    stack = lambda t: jax.tree.map(lambda a: jnp.broadcast_to(a, (runs,) + a.shape), t)
-    return {"params": stack(params), "state": stack(state)}
+    """Zero arrays shaped like ``runs`` stacked models: the structure a checkpoint is read
+    into. Shapes come from ``jax.eval_shape`` (an eager init compiles every op on its own)."""
+    shapes = jax.eval_shape(lambda k: model.init(k, (28, 28, 1))[:2], jax.random.key(0))
+    params, state = jax.tree.map(lambda a: np.zeros((runs,) + a.shape, a.dtype), shapes)
+    return {"params": params, "state": state}
 
 
 def load_model(folder: Path, code: int, expect: dict):
