@@ -19,6 +19,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class Loss(NamedTuple):
@@ -75,7 +76,8 @@ def _check_labels(labels, n_classes):
     """Labels outside [0, K) are an error (concrete arrays only; traced ones can't be checked)."""
     if isinstance(labels, jax.core.Tracer):
         return
-    lo, hi = int(jnp.min(labels)), int(jnp.max(labels))
+    labels = np.asarray(labels)  # host-side: jnp.min of a closed-over array under jit is traced
+    lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= n_classes:
         raise ValueError(
             f"softmax_cross_entropy: labels must lie in [0, {n_classes}) for {n_classes}"

@@ -97,6 +97,12 @@ def test_batchnorm_batch_of_one_in_train_mode_is_a_clear_error():
 def test_labels_outside_class_range_are_rejected():
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\).*\[0, 3\]"):
         losses.softmax_cross_entropy.value(jnp.zeros((2, 3)), jnp.array([0, 3]))
+    # labels closed over by a jitted function are concrete: checked, not a tracer error
+    bad, good = jnp.array([0, 3]), jnp.array([0, 2])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        jax.jit(lambda z: losses.softmax_cross_entropy.value(z, bad))(jnp.zeros((2, 3)))
+    ok = jax.jit(lambda z: losses.softmax_cross_entropy.value(z, good))
+    assert jnp.isclose(ok(jnp.zeros((2, 3))), jnp.log(3.0))
     with pytest.raises(ValueError, match="prediction shape"):
         losses.mse.value(jnp.zeros((2, 3)), jnp.zeros((2, 4)))
     with pytest.raises(ValueError, match="grad must be"):
