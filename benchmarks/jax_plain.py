@@ -147,16 +147,24 @@ def build_program(workload: Workload, seeds: int, order: str, seed: int = 0) -> 
     return EpochProgram(epoch, (params, opt_state, keys), order, "jax")
 
 
+def compile_program(program: EpochProgram, data: Data) -> tuple:
+    """``(compiled, x, y, t_lower, t_compile)``: the data placed as ``program`` wants it and
+    ``program.epoch`` jitted with the carry donated (as nnjax's engine does), lowered and
+    compiled ahead of time, each stage timed."""
+    x, y = jax.device_put((data.x, data.y))
+    if program.place is not None:
+        x, y = program.place((x, y))
+    jitted = jax.jit(program.epoch, donate_argnums=0)
+    t_lower, lowered = timed(lambda: jitted.lower(program.carry, x, y))
+    t_compile, compiled = timed(lowered.compile)
+    return compiled, x, y, t_lower, t_compile
+
+
 def measure_program(program: EpochProgram, data: Data, case: Case) -> Result:
     """Compile ``program`` ahead of time (timed), warm up once, then time ``case.repeats``
     epochs. Each epoch continues from the previous one's state (donated: updated in place),
     so every timed epoch is a real training epoch with a fresh shuffle."""
-    x, y = jax.device_put((data.x, data.y))
-    if program.place is not None:
-        x, y = program.place((x, y))
-    jitted = jax.jit(program.epoch, donate_argnums=0)  # the carry, as nnjax's engine does
-    t_lower, lowered = timed(lambda: jitted.lower(program.carry, x, y))
-    t_compile, compiled = timed(lowered.compile)
+    compiled, x, y, t_lower, t_compile = compile_program(program, data)
 
     def run(carry):
         return jax.block_until_ready(compiled(carry, x, y))

@@ -34,7 +34,6 @@ import re
 import statistics
 import sys
 import tempfile
-import time
 from typing import NamedTuple, Optional
 
 VARIANTS = ("shared", "shared_autodiff", "per_seed", "per_seed_autodiff")
@@ -88,7 +87,6 @@ class Hlo:
     computation belongs to and the source line (stack-frame metadata) of each."""
 
     def __init__(self, text: str):
-        self.text = text
         self.instrs: dict = {}
         comp = None
         for line in text.splitlines():
@@ -287,25 +285,16 @@ def trace_ops(trace_dir: str, hlo: Hlo) -> tuple:
 # ------------------------------------------------------------------------ measuring
 
 
-def _compile(variant: str, seeds: int, data, workload):
-    import jax
-
-    from benchmarks.nnjax_mlp import build_program
-
-    program = build_program(workload, seeds, variant)
-    x, y = jax.device_put((data.x, data.y))
-    if program.place is not None:
-        x, y = program.place((x, y))
-    jitted = jax.jit(program.epoch, donate_argnums=0)  # as benchmarks.jax_plain times it
-    compiled = jitted.lower(program.carry, x, y).compile()
-    return program, compiled, x, y
-
-
 def profile_variant(variant: str, seeds: int, data, workload, out: str, repeats: int,
                     epochs: int, trace: bool) -> dict:
     import jax
 
-    program, compiled, x, y = _compile(variant, seeds, data, workload)
+    from benchmarks.common import timed
+    from benchmarks.jax_plain import compile_program
+    from benchmarks.nnjax_mlp import build_program
+
+    program = build_program(workload, seeds, variant)
+    compiled, x, y, _, _ = compile_program(program, data)   # as the benchmark times it
     text = compiled.as_text()
     with open(os.path.join(out, f"{variant}_S{seeds}.hlo.txt"), "w") as f:
         f.write(text)
@@ -313,25 +302,20 @@ def profile_variant(variant: str, seeds: int, data, workload, out: str, repeats:
     res = {"variant": variant, "seeds": seeds, "dots": hlo.dots(),
            "fusions": hlo.fusion_counts(),
            "copies": [(c.name, _short_shape(c.shape), c.computation) for c in hlo.copies()]}
-    carry = program.carry
-    carry, loss = compiled(carry, x, y)  # warm-up
-    jax.block_until_ready(loss)
-    seconds = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        carry, loss = compiled(carry, x, y)
-        jax.block_until_ready(loss)
-        seconds.append(time.perf_counter() - t0)
-    res["epoch_s"] = seconds
+
+    def epochs_timed(carry, n):
+        seconds = []
+        for _ in range(n):
+            t, (carry, _) = timed(lambda: jax.block_until_ready(compiled(carry, x, y)))
+            seconds.append(t)
+        return carry, seconds
+
+    carry, _ = epochs_timed(program.carry, 1)                # warm-up
+    carry, res["epoch_s"] = epochs_timed(carry, repeats)
     if trace:
         tdir = os.path.join(out, f"trace_{variant}_S{seeds}")
-        traced = []
         with jax.profiler.trace(tdir, create_perfetto_trace=True):
-            for _ in range(epochs):
-                t0 = time.perf_counter()
-                carry, loss = compiled(carry, x, y)
-                jax.block_until_ready(loss)
-                traced.append(time.perf_counter() - t0)
+            carry, traced = epochs_timed(carry, epochs)
         res["traced_wall_s"] = sum(traced)
         res["trace_dir"] = tdir
         res["ops"], res["op_total_us"], res["n_events"], res["op_threads"] = trace_ops(tdir,

@@ -181,19 +181,17 @@ def image_grid(path, rows: Sequence[np.ndarray], *, row_titles: Sequence[str], t
     for i, r in enumerate(imgs):
         for j, im in enumerate(r):
             y, x = i * (h + pad), j * (w + pad)
-            mosaic[y:y + im.shape[0], x:x + im.shape[1]] = np.clip(im, 0.0, 1.0)
+            mosaic[y:y + im.shape[0], x:x + im.shape[1]] = im
     fig = _figure((1.1 * ncol + 1.2, 1.15 * len(imgs) + 0.6))
     ax = fig.subplots()
     cmap = matplotlib.colormaps["gray"].with_extremes(bad="white")
     ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0.0, vmax=1.0,
               interpolation="nearest")
     ax.set_frame_on(False)
-    ax.set_xticks([])
-    if col_titles is not None:
-        titles = [str(t) for t in col_titles][:ncol]
-        ax.set_xticks([(w + pad) * j + (w - 1) / 2 for j in range(len(titles))], titles,
-                      fontsize="small")
-        ax.xaxis.set_ticks_position("top")
+    titles = [] if col_titles is None else [str(t) for t in col_titles][:ncol]
+    ax.set_xticks([(w + pad) * j + (w - 1) / 2 for j in range(len(titles))], titles,
+                  fontsize="small")
+    ax.xaxis.set_ticks_position("top")
     ax.set_yticks([(h + pad) * i + (h - 1) / 2 for i in range(len(imgs))],
                   [str(t) for t in row_titles], fontsize="small")
     ax.tick_params(length=0)

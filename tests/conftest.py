@@ -7,9 +7,11 @@ A test that must run without them (e.g. through Optax internals) is marked
 The suite compiles some hundred small XLA programs and runs each on tiny data, so LLVM's
 optimisation of the generated CPU code costs far more than it saves: tests run with
 ``--xla_backend_optimization_level=0`` (appended to ``XLA_FLAGS`` unless a level is set
-there already). It changes how XLA:CPU's kernels are code-generated, not the HLO or its
-arithmetic; measured on the 2-core machine, `python -m benchmarks --tiny --no-isolate`
-took 108 s at the default level and 57 s at 0.
+there already). The HLO passes are unchanged; the kernels LLVM emits round differently:
+one manual gradient of the MNIST MLP (batch 128) differs from the default level's in the
+last bits of 87% of its entries, by at most 4e-9 of the largest entry. Measured on the
+2-core machine: `python -m benchmarks --tiny --no-isolate` 108 s at the default level,
+57 s at 0; the whole suite 12.8 → 8.2 min.
 """
 import os
 
