@@ -54,24 +54,24 @@ def engine_program(workload: Workload, seeds: int, order: str, grad: str = "manu
                    devices: int = 0) -> Optional[EpochProgram]:
     """The nnjax engine's epoch for ``seeds`` runs with batch ``order``.
 
-    Exactly the per-run epoch ``fit`` scans (:func:`nnjax.epoch.train_epoch`: manual
+    Exactly the per-run epoch ``fit`` scans (:func:`nnjax.train.program.train_epoch`: manual
     backward unless ``grad="autodiff"``, Optax Adam with injected hyperparameters, batches
-    gathered by index), mapped over runs by a :class:`nnjax.parallel.RunMapper` (``vmap``;
+    gathered by index), mapped over runs by a :class:`nnjax.train.parallel.RunMapper` (``vmap``;
     with ``devices`` > 1, ``shard_map`` over a mesh of that many devices, the shared batch
-    order and the data replicated) as ``nnjax.epoch.build`` does; initialisation and keys
-    from :mod:`nnjax.runs` as in ``fit``. Only the validation pass and early-stopping
+    order and the data replicated) as ``nnjax.train.program.build`` does; initialisation and keys
+    from :mod:`nnjax.train.runs` as in ``fit``. Only the validation pass and early-stopping
     bookkeeping of ``fit``'s epoch are left out, so the timing is of training alone, like
     the other contenders.
     """
     import jax
     import jax.numpy as jnp
 
-    from nnjax import epoch as E
+    from nnjax.train import program as E
     from nnjax import layers as L
     from nnjax.backprop import value_and_grad
-    from nnjax.config import TrainConfig
-    from nnjax.parallel import RunMapper, make_mesh
-    from nnjax.runs import hyper_arrays, keys as run_keys, make_runs
+    from nnjax.train.config import TrainConfig
+    from nnjax.train.parallel import RunMapper, make_mesh
+    from nnjax.train.runs import hyper_arrays, keys as run_keys, make_runs
 
     mesh = None
     if devices > 1:

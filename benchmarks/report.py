@@ -172,7 +172,7 @@ def markdown(payload: dict, png_name: str, tried: str = "") -> str:
               "- nnjax variants: the order alone is the engine (manual backward, vmapped) "
               "and the only one the other goals use; `_autodiff` = the same with "
               "`grad=\"autodiff\"`; `_1dev`/`_2dev` = the run axis mapped by "
-              "`nnjax.parallel.RunMapper` in a process with 1 or 2 XLA CPU devices "
+              "`nnjax.train.parallel.RunMapper` in a process with 1 or 2 XLA CPU devices "
               "(`--xla_force_host_platform_device_count`; 2: `shard_map`, half the runs each).",
               "- Load: the 1-minute load average before → after each case; above the core "
               "count, other processes were competing for the cores during that case.",

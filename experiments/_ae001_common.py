@@ -18,9 +18,10 @@ import numpy as np
 
 from experiments.models import dense_autoencoder, encoder_decoder_split, seed001_widths
 from nnjax import layers as L
-from nnjax import stats
-from nnjax.evaluate import predict
-from nnjax.train import EarlyStopping, TrainConfig, fit, gaussian_noise
+from nnjax.analysis import stats
+from nnjax.train.evaluate import predict
+from nnjax.train import EarlyStopping, TrainConfig, fit
+from nnjax.train.config import gaussian_noise
 
 LOSSES = {"mse": "mse", "bce": "binary_cross_entropy"}
 

@@ -22,8 +22,8 @@ import numpy as np
 from experiments.base import SUMMARY_HEADER, summary_row  # noqa: F401 (re-export)
 from experiments.models import dense_autoencoder, encoder_decoder_split
 from nnjax import layers as L
-from nnjax import stats
-from nnjax.evaluate import predict
+from nnjax.analysis import stats
+from nnjax.train.evaluate import predict
 from nnjax.train import TrainConfig
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -156,7 +156,7 @@ def histogram(path, groups: Mapping[str, np.ndarray], *, title: str, xlabel: str
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from nnjax.plots import colors_for
+    from nnjax.analysis.plots import colors_for
     fig = Figure(figsize=(7.0, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from nnjax import stats
+from nnjax.analysis import stats
 
 
 class Data(NamedTuple):

@@ -2,7 +2,7 @@
 
 The base model (784-64-32-10 ReLU, softmax cross-entropy, Adam 1e-3, batch 128), CPU
 time measurement, the comparison of our quartiles with a published interval, and two
-small figures that :mod:`nnjax.plots` does not draw (titled digits, per-seed bars).
+small figures that :mod:`nnjax.analysis.plots` does not draw (titled digits, per-seed bars).
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from nnjax import plots, stats
+from nnjax.analysis import plots
+from nnjax.analysis import stats
 
 HIDDEN = (64, 32)
 BASE = dict(activation="relu", hidden=HIDDEN, batch_size=128, optimizer="adam",

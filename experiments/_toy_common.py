@@ -23,10 +23,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax import plots, stats
-from nnjax.evaluate import evaluate, predict
+from nnjax.analysis import plots
+from nnjax.analysis import stats
+from nnjax.train.evaluate import evaluate, predict
 from nnjax.layer import Layer
-from nnjax.runs import make_runs
+from nnjax.train.runs import make_runs
 from nnjax.train import fit
 
 FAST_COMPILE = {"xla_backend_optimization_level": 0}  # one-off data programs (threefry)

@@ -16,11 +16,11 @@ import numpy as np
 from experiments import _ae003_common as C
 from experiments.base import Study
 from nnjax import data as D
-from nnjax import plots
-from nnjax.config import config_dict, gaussian_noise
-from nnjax.evaluate import predict
+from nnjax.analysis import plots
+from nnjax.train.config import config_dict, gaussian_noise
+from nnjax.train.evaluate import predict
 from nnjax.results import run_grid
-from nnjax.runs import make_runs
+from nnjax.train.runs import make_runs
 from nnjax.train import fit
 
 TEST_NOISE_SEED = 2024

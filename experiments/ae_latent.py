@@ -13,7 +13,7 @@ import numpy as np
 
 from experiments import _ae001_common as C
 from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax import plots
+from nnjax.analysis import plots
 
 ROLES = ("recon", "codes", "interp")
 PRESETS = {

@@ -12,9 +12,9 @@ import numpy as np
 
 from experiments import _ae003_common as C
 from experiments.base import Study
-from nnjax import plots
+from nnjax.analysis import plots
 from nnjax.results import run_grid
-from nnjax.config import config_dict
+from nnjax.train.config import config_dict
 from nnjax.train import fit
 
 PUBLISHED = {  # [dataset][hidden layers] → MSE for codes 15, 30, 50, 100

@@ -14,10 +14,10 @@ import numpy as np
 
 from experiments import _ae003_common as C
 from experiments.base import Study
-from nnjax import plots
-from nnjax.config import config_dict
+from nnjax.analysis import plots
+from nnjax.train.config import config_dict
 from nnjax.results import run_grid
-from nnjax.runs import make_runs
+from nnjax.train.runs import make_runs
 from nnjax.train import fit
 
 PUBLISHED = {"l1": .0225, "dropout": .9259, "none": .0157}

@@ -21,9 +21,10 @@ import numpy as np
 
 from experiments import _conv_common as C
 from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax import plots, stats
+from nnjax.analysis import plots
+from nnjax.analysis import stats
 from nnjax.results import run_grid
-from nnjax.runs import make_runs
+from nnjax.train.runs import make_runs
 from nnjax.train import fit
 
 LRS = (1e-2, 1e-3, 1e-4)

@@ -13,7 +13,8 @@ import numpy as np
 
 from experiments import _ae001_common as C
 from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax import data, plots
+from nnjax import data
+from nnjax.analysis import plots
 
 SIGMAS = [round(0.1 * i, 1) for i in range(11)]
 PRESETS = {

@@ -15,8 +15,9 @@ import numpy as np
 from experiments import _fmnist_common as common
 from experiments.base import SUMMARY_HEADER, Study, summary_row
 from nnjax import layers as L
-from nnjax import plots, stats
-from nnjax.evaluate import predict
+from nnjax.analysis import plots
+from nnjax.analysis import stats
+from nnjax.train.evaluate import predict
 from nnjax.train import TrainConfig, fit
 
 PUBLISHED = {"test_mse": 0.0066, "train_loss_last_epoch": 0.0070}

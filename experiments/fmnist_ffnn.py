@@ -14,8 +14,9 @@ import numpy as np
 from experiments import _fmnist_common as common
 from experiments.base import SUMMARY_HEADER, Study, summary_row
 from nnjax import layers as L
-from nnjax import plots, stats
-from nnjax.evaluate import evaluate, predict
+from nnjax.analysis import plots
+from nnjax.analysis import stats
+from nnjax.train.evaluate import evaluate, predict
 from nnjax.train import TrainConfig, fit
 
 PUBLISHED = {"test_accuracy": 0.9010, "train_accuracy_last_epoch": 0.9688,

@@ -13,7 +13,8 @@ import numpy as np
 
 from experiments import _conv_common as C
 from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax import plots, stats
+from nnjax.analysis import plots
+from nnjax.analysis import stats
 from nnjax.train import predict
 
 SILHOUETTE_N = 3000

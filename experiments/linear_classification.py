@@ -17,7 +17,7 @@ from experiments import _toy_common as toy
 from experiments.base import Study
 from nnjax import data
 from nnjax import layers as L
-from nnjax.config import config_dict
+from nnjax.train.config import config_dict
 from nnjax.train import TrainConfig
 
 PUBLISHED = {"accuracy": 1.000}

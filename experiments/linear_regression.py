@@ -18,9 +18,11 @@ from matplotlib.figure import Figure
 
 from experiments import _toy_common as toy
 from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax import data, plots, stats
+from nnjax import data
+from nnjax.analysis import plots
+from nnjax.analysis import stats
 from nnjax import layers as L
-from nnjax.config import config_dict
+from nnjax.train.config import config_dict
 from nnjax.train import TrainConfig
 
 PUBLISHED = {"train_mse": 0.253}

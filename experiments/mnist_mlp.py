@@ -15,8 +15,9 @@ import numpy as np
 from experiments import _mlp_common as C
 from experiments.base import SUMMARY_HEADER, Context, Study, summary_row
 from experiments.models import mlp
-from nnjax import plots, stats
-from nnjax.evaluate import predict
+from nnjax.analysis import plots
+from nnjax.analysis import stats
+from nnjax.train.evaluate import predict
 from nnjax.train import TrainConfig, fit
 
 PUBLISHED = {"test_accuracy_best_of_15_by_val": 0.9701, "target_iqm": 0.970,

@@ -16,9 +16,9 @@ import numpy as np
 from experiments import _mlp_common as C
 from experiments.base import SUMMARY_HEADER, Context, Study, summary_row
 from experiments.models import mlp
-from nnjax import plots
+from nnjax.analysis import plots
 from nnjax.results import run_grid
-from nnjax.runs import make_runs
+from nnjax.train.runs import make_runs
 from nnjax.train import EarlyStopping, TrainConfig, fit
 
 # IQM of test accuracy over 15 seeds (REFERENCE.md); Q1–Q3 where published.

@@ -18,7 +18,9 @@ import numpy as np
 
 from experiments import _conv_common as C
 from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax import data, plots, stats
+from nnjax import data
+from nnjax.analysis import plots
+from nnjax.analysis import stats
 from nnjax.train import predict
 
 SIGMAS = (0.1, 0.3, 0.5, 1.0, 2.0)

@@ -6,7 +6,7 @@ import sys
 
 
 def _gradcheck(args) -> int:
-    from nnjax.registry import run_all
+    from nnjax.gradcheck.cases import run_all
 
     header = f"{'':6} {'name':58} {'exact (f64)':>12} {'finite diff':>11} {'float32 jit':>12}  ok"
     print(header)

@@ -6,8 +6,8 @@ import pytest
 
 from nnjax import layers as L
 from nnjax import losses
-from nnjax.gradcheck import EXACT_TOL, check_layer, rel_error, verify_objective
-from nnjax.registry import (layer_cases, loss_cases, model_cases, run_layer_case,
+from nnjax.gradcheck.checks import EXACT_TOL, check_layer, rel_error, verify_objective
+from nnjax.gradcheck.cases import (layer_cases, loss_cases, model_cases, run_layer_case,
                             run_loss_case)
 
 
@@ -123,7 +123,8 @@ def test_rel_error_is_scale_aware():
 
 
 def test_gradcheck_command_prints_table_and_exit_code(capsys, monkeypatch):
-    from nnjax import cli, registry
+    from nnjax import cli
+    from nnjax.gradcheck import cases as registry
 
     assert cli.main(["gradcheck", "--only", "Linear(5)"]) == 0
     out = capsys.readouterr().out

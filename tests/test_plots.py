@@ -1,9 +1,9 @@
-"""nnjax.plots: every figure writes a readable PNG; colours are stable per label."""
+"""nnjax.analysis.plots: every figure writes a readable PNG; colours are stable per label."""
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from nnjax import plots
+from nnjax.analysis import plots
 
 RNG = np.random.default_rng(0)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from nnjax import layers as L
-from nnjax.progress import Progress
+from nnjax.train.progress import Progress
 from nnjax.train import TrainConfig, fit
 
 RNG = np.random.default_rng(3)
@@ -54,7 +54,7 @@ SWEEP = textwrap.dedent("""
     import json, sys, time
     import numpy as np
     from nnjax import layers as L
-    from nnjax.sweep import Grid, Problem, sweep
+    from nnjax.sweep.core import Grid, Problem, sweep
     from nnjax.train import TrainConfig
     store, log, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
     rng = np.random.default_rng(0)

@@ -67,7 +67,7 @@ def test_one_run_at_a_time_is_not_batched():
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from nnjax.parallel import RunMapper
+    from nnjax.train.parallel import RunMapper
 
     def f(run, shared):
         w, x = run

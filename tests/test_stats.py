@@ -1,4 +1,4 @@
-"""nnjax.stats: IQM definition, visible NaN exclusion, stratified bootstrap."""
+"""nnjax.analysis.stats: IQM definition, visible NaN exclusion, stratified bootstrap."""
 import json
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from nnjax import stats
+from nnjax.analysis import stats
 
 
 def test_iqm_of_15_values_averages_the_middle_9():

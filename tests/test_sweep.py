@@ -8,7 +8,7 @@ import pytest
 
 from nnjax import layers as L
 from nnjax.results import ResultStore, load_checkpoint
-from nnjax.sweep import Grid, Problem, group_summaries, params_path, point_key, sweep
+from nnjax.sweep.core import Grid, Problem, group_summaries, params_path, point_key, sweep
 from nnjax.train import TrainConfig
 
 RNG = np.random.default_rng(2)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from nnjax import layers as L
-from nnjax import stats
-from nnjax.gradcheck import ObjectiveCheck
-from nnjax.runs import make_runs, select
+from nnjax.analysis import stats
+from nnjax.gradcheck.checks import ObjectiveCheck
+from nnjax.train.runs import make_runs, select
 from nnjax.train import (EarlyStopping, GradientCheckError, TrainConfig, evaluate, fit,
                          predict)
 
@@ -112,7 +112,7 @@ def test_a_diverging_run_is_frozen_counted_and_leaves_the_others_bit_identical()
 
 
 def test_verify_before_training_stops_a_wrong_backward(monkeypatch):
-    import nnjax.gradcheck as gc
+    import nnjax.gradcheck.checks as gc
     calls = []
 
     def fake(model, loss, params, state, x, target, *, key=None):

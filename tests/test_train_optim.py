@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from nnjax.optim import HYPER_NAMES, Hyper, make_optimizer, set_l1
+from nnjax.train.optim import HYPER_NAMES, Hyper, make_optimizer, set_l1
 from nnjax.layers import L1State
 
 torch = pytest.importorskip("torch")

@@ -9,13 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nnjax import early_stopping as es_lib
+from nnjax.train import early_stopping as es_lib
 from nnjax import layers as L
-from nnjax import stats
-from nnjax.progress import Progress
-from nnjax.epoch import TrainState
-from nnjax.runs import kfold, make_runs, select
-from nnjax.train import (EarlyStopping, TrainConfig, evaluate, fit, gaussian_noise,
+from nnjax.analysis import stats
+from nnjax.train.progress import Progress
+from nnjax.train.program import TrainState
+from nnjax.train.runs import kfold, make_runs, select
+from nnjax.train.config import gaussian_noise
+from nnjax.train import (EarlyStopping, TrainConfig, evaluate, fit,
                          predict)
 
 RNG = np.random.default_rng(1)

@@ -30,7 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from nnjax import stats
+from nnjax.analysis import stats
 
 DPI = 120
 # Okabe–Ito (colour-blind safe) followed by distinct tab10 colours.

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnjax.layer import Layer
-from nnjax.parallel import RunMapper, make_mesh, pad_runs
+from nnjax.train.parallel import RunMapper, make_mesh, pad_runs
 
 
 def index_batches(n: int, batch: int) -> tuple:

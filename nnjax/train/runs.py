@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax.optim import HYPER_NAMES, Hyper
+from nnjax.train.optim import HYPER_NAMES, Hyper
 
 
 class Runs(NamedTuple):

@@ -29,17 +29,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax import epoch as epoch_lib
-from nnjax.config import TrainConfig, config_dict, gaussian_noise  # noqa: F401 (re-export)
-from nnjax.early_stopping import EarlyStopping  # noqa: F401 (re-export)
-from nnjax.epoch import Carry, RunSpec, Shared, TrainState  # noqa: F401 (re-export)
-from nnjax.evaluate import (evaluate, index_batches, is_classification, predict,  # noqa: F401
-                             split_metrics)
-from nnjax.parallel import RunMapper, make_mesh, unpad
-from nnjax.progress import Progress
-from nnjax.fit_result import FitResult
-from nnjax.runs import (Runs, as_runs, hyper_arrays, keys as run_keys, kfold,  # noqa: F401
-                        make_runs, select)
+from nnjax.train import program as epoch_lib
+from nnjax.train.config import TrainConfig, config_dict
+from nnjax.train.evaluate import evaluate, index_batches, is_classification
+from nnjax.train.parallel import RunMapper, make_mesh, unpad
+from nnjax.train.program import RunSpec, Shared
+from nnjax.train.progress import Progress
+from nnjax.train.result import FitResult
+from nnjax.train.runs import Runs, as_runs, hyper_arrays, keys as run_keys, kfold, select
 
 
 class GradientCheckError(RuntimeError):
@@ -72,7 +69,7 @@ def verify_model(model, config, params, state, x, y, n: int = 8) -> dict:
 
     Raises :class:`GradientCheckError` (naming the layer at fault) on a mismatch.
     """
-    from nnjax import gradcheck
+    from nnjax.gradcheck import checks as gradcheck
     xb = x[:n]
     target = xb if config.target == "input" else y[:n]
     check = gradcheck.verify_objective(model, config.loss, params, state, xb, target,
@@ -99,14 +96,14 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         verify: bool = True, progress: Optional[bool] = None,
         chunk_size: Optional[int] = None, devices=None,
         checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1) -> FitResult:
-    """Train every run of ``runs`` and return a :class:`~nnjax.fit_result.FitResult`.
+    """Train every run of ``runs`` and return a :class:`~nnjax.train.result.FitResult`.
 
     Args:
       model: a Layer; config: a :class:`TrainConfig`.
       train, val, test: ``(x, y)`` pairs or Split-like objects (``.x``, ``.y``); ``y`` may
         be None with ``target="input"``. With k-fold runs, pass no ``val``: each run
         validates on its held-out fold of ``train``.
-      runs: a seed count, a list of seeds or :func:`~nnjax.runs.make_runs` (seeds ×
+      runs: a seed count, a list of seeds or :func:`~nnjax.train.runs.make_runs` (seeds ×
         hyperparameters × folds); all of them train in one program.
       verify: gradient-check the objective first (manual mode; ~seconds).
       progress: draw a progress bar (default: when stderr is a terminal).
@@ -200,7 +197,7 @@ def _run_specs(runs: Runs, config, mapper, n: int, xv):
 
 
 def metric_names(config, y, has_val: bool) -> list:
-    """The history metrics a run records (see :class:`~nnjax.fit_result.FitResult`)."""
+    """The history metrics a run records (see :class:`~nnjax.train.result.FitResult`)."""
     classify = config.target == "labels" and is_classification(y)
     names = ["train_loss"] + (["train_accuracy"] if classify else [])
     if has_val:

@@ -14,7 +14,7 @@ names the layer at fault; the training engine runs it before a sweep.
 
 Example (a user's own layer)::
 
-    >>> from nnjax.gradcheck import check_layer
+    >>> from nnjax.gradcheck.checks import check_layer
     >>> result = check_layer(MySquare(), (3,))     # doctest: +SKIP
     >>> assert result.ok, result.detail
 """

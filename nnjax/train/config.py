@@ -2,13 +2,13 @@
 
 A config holds everything that does not change inside one compiled program. Numbers
 that a sweep varies per run (learning rate, momentum, weight decay, noise σ, L1
-strength λ) are *defaults* here; :func:`nnjax.runs.make_runs` overrides them per run
-and they are traced, so a grid of them is one program (see :mod:`nnjax.optim`).
+strength λ) are *defaults* here; :func:`nnjax.train.runs.make_runs` overrides them per run
+and they are traced, so a grid of them is one program (see :mod:`nnjax.train.optim`).
 
 Example::
 
-    >>> from nnjax.config import TrainConfig
-    >>> from nnjax.early_stopping import EarlyStopping
+    >>> from nnjax.train.config import TrainConfig
+    >>> from nnjax.train.early_stopping import EarlyStopping
     >>> cfg = TrainConfig(epochs=50, batch_size=128, optimizer="adam", learning_rate=1e-3,
     ...                   early_stopping=EarlyStopping("val_accuracy", patience=5))
 """
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from nnjax import losses
-from nnjax.early_stopping import EarlyStopping
+from nnjax.train.early_stopping import EarlyStopping
 from nnjax.losses import Loss
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -43,7 +43,7 @@ class TrainConfig:
       loss: a :class:`~nnjax.losses.Loss` or its name; it is applied to the model's raw
         output (logits for cross-entropy and BCE).
       grad: ``"manual"`` (the hand-written backward, default) or ``"autodiff"``.
-      early_stopping: an :class:`~nnjax.early_stopping.EarlyStopping` or None.
+      early_stopping: an :class:`~nnjax.train.early_stopping.EarlyStopping` or None.
       shuffle: ``"per_run"`` (each run's order from its own key), ``"shared"`` (one order
         per epoch for all runs, from ``shuffle_seed``: the first layer becomes one wide
         matmul, faster on CPU) or ``"none"``.

@@ -1,10 +1,10 @@
 """The compiled training program: one run's epoch as a ``lax.scan`` over minibatches.
 
 Per run (everything below is vmapped/chunked/sharded over runs by a
-:class:`~nnjax.parallel.RunMapper`):
+:class:`~nnjax.train.parallel.RunMapper`):
 
 * :class:`TrainState` ``(params, model_state, opt_state)``;
-* :class:`RunSpec`: the run's keys, :class:`~nnjax.optim.Hyper` and, with k-fold
+* :class:`RunSpec`: the run's keys, :class:`~nnjax.train.optim.Hyper` and, with k-fold
   cross-validation, its training and validation index sets;
 * :class:`Carry` ``(train, tracker)``: what one call hands to the next.
 
@@ -29,11 +29,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from nnjax import early_stopping as es_lib
+from nnjax.train import early_stopping as es_lib
 from nnjax.backprop import value_and_grad
-from nnjax.evaluate import is_classification, split_metrics
-from nnjax.optim import Hyper, make_optimizer, set_l1
-from nnjax.runs import RunKeys
+from nnjax.train.evaluate import is_classification, split_metrics
+from nnjax.train.optim import Hyper, make_optimizer, set_l1
+from nnjax.train.runs import RunKeys
 
 
 class TrainState(NamedTuple):

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from nnjax import layers as L
 from nnjax import losses
-from nnjax.gradcheck import CheckResult, check_layer, check_loss
+from nnjax.gradcheck.checks import CheckResult, check_layer, check_loss
 
 
 class LayerCase(NamedTuple):

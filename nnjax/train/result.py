@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from nnjax.runs import Runs
+from nnjax.train.runs import Runs
 
 
 @dataclass(frozen=True)
@@ -20,14 +20,14 @@ class FitResult:
     """Attributes:
       params, model_state: stacked (R, ...) pytrees: the best epoch's when early stopping
         restores the best, else the last kept epoch's (a diverged run: its last finite).
-      train_state: the last kept :class:`~nnjax.epoch.TrainState` (with optimizer state).
+      train_state: the last kept :class:`~nnjax.train.program.TrainState` (with optimizer state).
       history: ``{metric: (R, E)}``: ``train_loss`` (training objective, train mode),
         ``train_accuracy`` (labels), ``val_loss``, ``val_accuracy`` or ``val_mse``.
       test: ``{metric: (R,)}`` of the returned params on the test set (``loss``,
         ``accuracy``/``mse``); NaN for diverged runs. Empty without test data.
       best_epoch: (R,) index of the best epoch (−1 without early stopping).
       epochs_run, stopped_early, diverged: (R,) per run.
-      runs: the :class:`~nnjax.runs.Runs` trained (seeds, swept values, folds).
+      runs: the :class:`~nnjax.train.runs.Runs` trained (seeds, swept values, folds).
       info: how it was run: gradient mode, shuffle policy, gradient check, timings,
         devices, chunk size, config.
     """

@@ -25,14 +25,14 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
-from nnjax import stats
-from nnjax.runs import Runs, make_runs
+from nnjax.analysis import stats
+from nnjax.train.runs import Runs, make_runs
 
 
 @dataclass(frozen=True)
 class Grid:
     """``static``: ``{name: values}`` (Python loop); ``vmapped``: ``{hyper: values}`` (one
-    program, names from :data:`nnjax.optim.HYPER_NAMES`); ``seeds``: a count or a list;
+    program, names from :data:`nnjax.train.optim.HYPER_NAMES`); ``seeds``: a count or a list;
     ``folds``: k for randomised k-fold cross-validation (split from ``fold_seed``)."""
 
     static: Mapping[str, Sequence] = field(default_factory=dict)

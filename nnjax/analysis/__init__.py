@@ -1,0 +1,1 @@
+"""Analysis of results: ``stats`` (IQM, bootstrap CIs over runs) and ``plots`` (figures)."""
