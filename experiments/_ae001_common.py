@@ -1,6 +1,6 @@
 """Shared pieces of seed 001's autoencoder studies (ae-grid, ae-latent, denoising).
 
-Seed 001's dense autoencoder (``experiments.models.seed001_widths`` + ``dense_autoencoder``)
+Seed 001's dense autoencoder (``nnjax.models.seed001_widths`` + ``dense_autoencoder``)
 trained with Adam 1e-3, batch 128, early stopping on the validation loss (patience,
 best epoch restored), several seeds in one vmapped program. MSE trains the Sigmoid
 output; BCE trains logits (``logits=True``) and is evaluated through ``sigmoid`` so the
@@ -16,7 +16,7 @@ from typing import NamedTuple, Optional
 import jax
 import numpy as np
 
-from experiments.models import dense_autoencoder, encoder_decoder_split, seed001_widths
+from nnjax.models import dense_autoencoder, encoder_decoder_split, seed001_widths
 from nnjax import layers as L
 from nnjax.analysis import stats
 from nnjax.train.evaluate import predict

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from experiments.base import SUMMARY_HEADER, summary_row  # noqa: F401 (re-export)
-from experiments.models import dense_autoencoder, encoder_decoder_split
+from nnjax.models import dense_autoencoder, encoder_decoder_split
 from nnjax import layers as L
 from nnjax.analysis import stats
 from nnjax.train.evaluate import predict

@@ -13,7 +13,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.models import CONV_ENCODER_LAYERS, conv_autoencoder
+from nnjax.models import CONV_ENCODER_LAYERS, conv_autoencoder
 from nnjax import data
 from nnjax.layer import Sequential
 from nnjax.results import (from_jsonable, load_checkpoint, read_json, save_checkpoint,

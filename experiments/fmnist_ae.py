@@ -161,7 +161,7 @@ def report(r: dict) -> str:
         f" trained on all {c['n_train']} training images, no validation set (as in the"
         f" report); test = the {c['n_test']} test images. The code layer Linear(256, 64) has"
         " no activation, as in the report's encoder (the shared builder"
-        " `experiments.models.dense_autoencoder` would put a ReLU on it).\n",
+        " `nnjax.models.dense_autoencoder` would put a ReLU on it).\n",
         SUMMARY_HEADER,
         summary_row("test reconstruction MSE", s["test_mse"], PUBLISHED["test_mse"]),
         summary_row("train loss, last epoch (train-mode epoch mean)",

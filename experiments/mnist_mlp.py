@@ -14,7 +14,7 @@ import numpy as np
 
 from experiments import _mlp_common as C
 from experiments.base import SUMMARY_HEADER, Context, Study, summary_row
-from experiments.models import mlp
+from nnjax.models import mlp
 from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train.evaluate import predict
@@ -77,7 +77,7 @@ def run(ctx: Context) -> dict:
                           f"(seed {seeds[best]}): pred / true")
 
     return {
-        "config": {"model": "784-64-32-10 ReLU (experiments.models.mlp)",
+        "config": {"model": "784-64-32-10 ReLU (nnjax.models.mlp)",
                    "loss": "softmax cross-entropy", "optimizer": "adam", "learning_rate": 1e-3,
                    "batch_size": cfg.batch_size, "epochs": cfg.epochs, "seeds": seeds,
                    "shuffle": cfg.shuffle, "split": "train 50 000 / val last 10 000 / test 10 000",

@@ -15,7 +15,7 @@ import numpy as np
 
 from experiments import _mlp_common as C
 from experiments.base import SUMMARY_HEADER, Context, Study, summary_row
-from experiments.models import mlp
+from nnjax.models import mlp
 from nnjax.analysis import plots
 from nnjax.results import run_grid
 from nnjax.train.runs import make_runs

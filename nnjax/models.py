@@ -1,4 +1,5 @@
-"""Model builders shared by the studies (all plain ``Sequential`` stacks of nnjax layers)."""
+"""Built-in model builders (plain ``Sequential`` stacks of nnjax layers): an MLP, dense and
+convolutional autoencoders. The sweep file names them (``model = "mlp"``)."""
 from __future__ import annotations
 
 import math
