@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-PACKAGES = ("nnjax", "jax", "jaxlib", "optax", "flax", "numpy")
+PACKAGES = ("jax", "jaxlib", "optax", "flax", "numpy")
 
 
 def _version(name: str) -> Optional[str]:
@@ -49,8 +49,10 @@ def provenance(*, wall_seconds: Optional[float] = None,
     seconds of this process so far).
     """
     import jax
+
+    import nnjax
     return {
-        "versions": {name: _version(name) for name in PACKAGES},
+        "versions": {"nnjax": nnjax.__version__, **{name: _version(name) for name in PACKAGES}},
         "python": sys.version.split()[0],
         "git_commit": git_commit(),
         "backend": jax.default_backend(),
