@@ -9,11 +9,12 @@ Example::
 """
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .resolve import locate
+from .resolve import DataNotFoundError, fetch as fetch_files, locate
 from .idx import parse_idx
 from .registry import get_spec
 
@@ -68,7 +69,7 @@ def _scale(images: np.ndarray, flatten: bool, maximum: float) -> np.ndarray:
 
 
 def load(name: str, *, data_dir=None, n_val: int = 10_000, flatten: bool = False,
-         sources=None) -> Dataset:
+         sources=None, fetch: bool = False) -> Dataset:
     """Load ``"mnist"`` or ``"fashion-mnist"`` from verified local files.
 
     Pixels are divided by 255 (float32 in [0, 1], no standardising); ``x`` is
@@ -76,11 +77,21 @@ def load(name: str, *, data_dir=None, n_val: int = 10_000, flatten: bool = False
     *last* ``n_val`` training images (seed 001's protocol: 50 000 train / 10 000 val);
     ``n_val=0`` gives ``val=None``. Files are looked for in ``data_dir`` (else
     ``$NNJAX_DATA_DIR``), the cache and system copies, and each one's SHA-256 is checked
-    on every load. Nothing is downloaded: a missing or bad file raises
-    :class:`~nnjax.data.DataNotFoundError` that names ``nnjax data fetch NAME``.
+    on every load. With ``fetch=False`` nothing is downloaded: a missing or bad file
+    raises :class:`~nnjax.data.DataNotFoundError` that names ``nnjax data fetch NAME``;
+    with ``fetch=True`` missing files are fetched first, as ``nnjax data fetch`` does
+    (saying so on stderr).
     """
     spec = get_spec(name)
-    found = locate(name, data_dir, sources=sources)
+    try:
+        found = locate(name, data_dir, sources=sources)
+    except DataNotFoundError:
+        if not fetch:
+            raise
+        print(f"nnjax: {name} is not here yet; fetching it (as `nnjax data fetch {name}`)",
+              file=sys.stderr, flush=True)
+        fetch_files(name, data_dir)
+        found = locate(name, data_dir, sources=sources)
     train_images = _images(found, "train-images")
     test_images = _images(found, "t10k-images")
     train_y = _labels(found, "train-labels", len(train_images))
