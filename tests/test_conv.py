@@ -1,5 +1,6 @@
 """Conv2D, ConvTranspose2D, MaxPool2D: manual backward vs jax.vjp, finite differences and
-PyTorch (float64); the adjoint identity; 28×28 autoencoder shapes; init; errors."""
+PyTorch (float64), the conv layers under every lowering (nnjax.layers.conv_ops); the
+adjoint identity; 28×28 autoencoder shapes; init; errors."""
 import functools
 
 import jax
@@ -11,6 +12,7 @@ import pytest
 from nnjax import layers as L
 from nnjax.layer import ShapeError, as_function
 from nnjax.layers.conv import Conv2D, ConvParams, ConvTranspose2D
+from nnjax.layers.conv_ops import LOWERINGS
 from nnjax.layers.pooling import MaxPool2D
 
 KINDS = {"conv": Conv2D, "convt": ConvTranspose2D, "pool": MaxPool2D}
@@ -60,11 +62,15 @@ CASES = [
     (P((3, 2), (2, 1), (1, 1)), (6, 7), 2, 2, True),
 ]
 IDS = [f"{c[0][0]}{i}" for i, c in enumerate(CASES)]
+# (case, lowering): every conv case under every lowering; pooling has none
+LOWERED = [(i, lw) for i, c in enumerate(CASES)
+           for lw in ((None,) if c[0][0] == "pool" else LOWERINGS)]
+LOWERED_IDS = [IDS[i] + ("" if lw is None else f"-{lw}") for i, lw in LOWERED]
 
 
-def build(spec):
+def build(spec, lowering=None):
     kind, kwargs = spec
-    return KINDS[kind](**kwargs)
+    return KINDS[kind](**kwargs, **({} if lowering is None else {"lowering": lowering}))
 
 
 def shaped_init(layer, in_shape):
@@ -101,10 +107,10 @@ def program(layer):
 
 
 @functools.lru_cache(maxsize=None)
-def case(i, constant_x=False):
+def case(i, constant_x=False, lowering=None):
     """float64 (params, x, dy, y, manual, vjp) for CASES[i], computed once and shared."""
     spec, hw, cin, batch, ties = CASES[i]
-    layer = build(spec)
+    layer = build(spec, lowering)
     rng = np.random.default_rng(i)
     with jax.enable_x64(True):
         params, _, out_shape = numpy_params(layer, hw + (cin,), seed=i)
@@ -122,18 +128,22 @@ def rel_err(a, b):
     return float(np.max(np.abs(a - b), initial=0) / max(np.max(np.abs(b), initial=0), 1e-300))
 
 
-@pytest.mark.parametrize("i", range(len(CASES)), ids=IDS)
-def test_backward_equals_vjp(i):
-    layer, (params, x, dy, y, manual, ref), out_shape = case(i)
+@pytest.mark.parametrize("i, lowering", LOWERED, ids=LOWERED_IDS)
+def test_backward_equals_vjp(i, lowering):
+    layer, (params, x, dy, y, manual, ref), out_shape = case(i, lowering=lowering)
     assert y.shape[1:] == out_shape
     for got, want in zip(jax.tree.leaves(manual), jax.tree.leaves(ref)):
         assert rel_err(got, want) <= 1e-10, layer.name
 
 
+@pytest.mark.parametrize("lowering", LOWERINGS)
 @pytest.mark.parametrize("spec, hw", [(C(2, 3, 2, 1), (5, 6)), (T(2, 3, 2, 1, 1), (3, 4)),
+                                      (C(2, 3, 3, 0), (8, 7)), (T(2, 3, 3, 1, 2), (3, 2)),
                                       (P(3, 2, 1), (5, 6))])
-def test_finite_differences(spec, hw):
-    layer = build(spec)
+def test_finite_differences(spec, hw, lowering):
+    if spec[0] == "pool" and lowering != LOWERINGS[0]:
+        pytest.skip("pooling has no lowerings")
+    layer = build(spec, None if spec[0] == "pool" else lowering)
     with jax.enable_x64(True):
         params, state, _ = numpy_params(layer, hw + (2,))
         x = jnp.asarray(np.random.default_rng(1).normal(size=(2,) + hw + (2,)))
@@ -186,9 +196,9 @@ def torch_reference(spec, params, x, dy):
     return nhwc(yt), dparams, nhwc(xt.grad)
 
 
-@pytest.mark.parametrize("i", range(len(CASES)), ids=IDS)
-def test_matches_pytorch(i):
-    layer, (params, x, dy, y, (dparams, dx), _), _ = case(i)
+@pytest.mark.parametrize("i, lowering", LOWERED, ids=LOWERED_IDS)
+def test_matches_pytorch(i, lowering):
+    layer, (params, x, dy, y, (dparams, dx), _), _ = case(i, lowering=lowering)
     spec = CASES[i][0]
     yt, dparams_t, dx_t = torch_reference(spec, params, x, dy)
     assert rel_err(y, yt) <= 1e-12 and rel_err(dx, dx_t) <= 1e-12, layer.name

@@ -8,7 +8,8 @@ Both layers are built from three convolution primitives on one geometry: a kerne
     conv_kernel_grad(x,y) dw[a]  = Σ_{n,i} x_pad[n, s·i + a]ᵀ y[n, i]
 
 (one index stands for both spatial axes). ``conv_adjoint`` is the transpose of ``conv`` as
-a linear map of x, and ``conv_kernel_grad`` its transpose as a map of w. Hence:
+a linear map of x, and ``conv_kernel_grad`` its transpose as a map of w (each has several
+lowerings, :mod:`nnjax.layers.conv_ops`; a layer's ``lowering=`` picks one). Hence:
 
 * Conv2D:          y = conv(x, w);  dx = conv_adjoint(dy, w);  dw = conv_kernel_grad(x, dy).
 * ConvTranspose2D: y = conv_adjoint(x, K) with K = wᵀ (I and O swapped);
@@ -21,13 +22,14 @@ means those input rows are cropped) and they receive zero gradient. ConvTranspos
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from nnjax.layer import Layer, ShapeError, check_input, check_positive
+from nnjax.layers import conv_ops
 
 class ConvParams(NamedTuple):
     """``w``: (kh, kw, in, out) (HWIO); ``b``: (out,), or (0,) without bias."""
@@ -37,72 +39,11 @@ class ConvParams(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- primitives
-# All three are matrix products over im2col patches rather than XLA convolutions: XLA's CPU
-# backend runs a convolution inside a loop body (the lax.scan over batches that every
-# training epoch is) about 5x slower than outside one, and a vmapped convolution (per-run
-# kernels: a grouped conv) slower still, while a (batched) dot is fast in both places.
-def _out_size(size, k, s, lo, hi):
-    return (size + lo + hi - k) // s + 1
-
-
-def patches(x, k, stride, pads):
-    """im2col: (N, H, W, I) → (N, Ho, Wo, kh·kw·I), entry ``(i, j, (a, b, c))`` =
-    ``x_pad[s·i + a, s·j + b, c]``; ``pads = ((lo_h, hi_h), (lo_w, hi_w))``, negative
-    crops. One strided slice of the padded input per kernel offset (a, b)."""
-    (lh, hh), (lw, hw) = pads
-    xp = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (lh, hh, 0), (lw, hw, 0), (0, 0, 0)])
-    n, h, w, c = xp.shape
-    ho, wo = _out_size(h, k[0], stride[0], 0, 0), _out_size(w, k[1], stride[1], 0, 0)
-    cols = [lax.slice(xp, (0, a, b, 0),
-                      (n, a + stride[0] * (ho - 1) + 1, b + stride[1] * (wo - 1) + 1, c),
-                      (1, stride[0], stride[1], 1))
-            for a in range(k[0]) for b in range(k[1])]
-    return jnp.concatenate(cols, axis=-1)
-
-
-def conv(x, w, stride, pads):
-    """(N, H, W, I) ⊛ (kh, kw, I, O) → (N, Ho, Wo, O): cross-correlation (no flip),
-    ``pads = ((lo_h, hi_h), (lo_w, hi_w))`` (negative crops); ``patches(x) @ w.reshape(-1, O)``."""
-    return patches(x, w.shape[:2], stride, pads) @ w.reshape(-1, w.shape[3])
-
-
-def conv_adjoint(y, w, stride, pads, in_hw):
-    """Transpose of ``conv(·, w, stride, pads)`` for an input of spatial size ``in_hw``:
-    (N, Ho, Wo, O) → (N, H, W, I).
-
-    Derivation: conv is ``patches(x) @ W`` (W = w as a (kh·kw·I, O) matrix), so its
-    transpose is ``col2im(y @ Wᵀ)``, col2im being the transpose of ``patches``: the column
-    block of offset (a, b) goes back to x[s·i + a − lo, s·j + b − lo_w], i.e. it is dilated
-    by s (s − 1 zeros between entries) and shifted by a − lo; the blocks are summed. Each
-    placement is one ``lax.pad`` (interior s − 1, edges a − lo and the rest, negative crops).
-    """
-    k, (h, wd), c = w.shape[:2], in_hw, w.shape[2]
-    n, ho, wo, _ = y.shape
-    cols = y @ w.reshape(-1, w.shape[3]).T               # (N, Ho, Wo, kh·kw·I)
-    zero = jnp.zeros((), y.dtype)
-    out = None
-    for a in range(k[0]):
-        for b in range(k[1]):
-            block = cols[..., (a * k[1] + b) * c:(a * k[1] + b + 1) * c]
-            lo_h, lo_w = a - pads[0][0], b - pads[1][0]
-            cfg = [(0, 0, 0),
-                   (lo_h, h - lo_h - stride[0] * (ho - 1) - 1, stride[0] - 1),
-                   (lo_w, wd - lo_w - stride[1] * (wo - 1) - 1, stride[1] - 1), (0, 0, 0)]
-            placed = lax.pad(block, zero, cfg)
-            out = placed if out is None else out + placed
-    return out
-
-
-def conv_kernel_grad(x, dy, stride, pads, k):
-    """Transpose of ``conv(x, ·, stride, pads)``: (N, H, W, I), (N, Ho, Wo, O) → (kh, kw, I, O),
-    ``dw[a, b] = Σ_{n,i,j} x_pad[n, s·i + a, s·j + b]ᵀ dy[n, i, j]``: ``patches(x)ᵀ @ dy``
-    with (N, Ho, Wo) flattened into the contracted axis."""
-    cols = patches(x, k, stride, pads)
-    cols = cols.reshape(-1, cols.shape[-1])
-    dw = cols.T @ dy.reshape(-1, dy.shape[-1])
-    return dw.reshape(k[0], k[1], x.shape[3], dy.shape[3])
-
-
+# conv, conv_adjoint and conv_kernel_grad have several lowerings (XLA's convolution,
+# im2col matmuls, space-to-depth/sub-pixel matmuls): see nnjax.layers.conv_ops. XLA's CPU
+# backend runs its own convolution inside a loop body (the lax.scan over batches) several
+# times slower than outside one, and a vmapped one (per-run kernels: a grouped conv)
+# slower still, while a (batched) dot is fast in both places.
 # ---------------------------------------------------------------------------- validation
 def _pair(label, what, value, minimum=1):
     """An int or a pair of ints, each ≥ ``minimum`` → a pair."""
@@ -165,7 +106,7 @@ def _bias_grad(dy, b, use_bias):
 
 # -------------------------------------------------------------------------------- layers
 def Conv2D(out_channels: int, kernel=3, stride=1, padding=0, *, use_bias: bool = True,
-           name: str = "Conv2D") -> Layer:
+           lowering: Optional[str] = None, name: str = "Conv2D") -> Layer:
     """2-D cross-correlation as ``torch.nn.Conv2d`` (zero padding ``p`` on both sides).
 
     x (N, H, W, I), w (kh, kw, I, O), b (O,) → y (N, ⌊(H + 2p − k)/s⌋ + 1, …, O),
@@ -176,12 +117,16 @@ def Conv2D(out_channels: int, kernel=3, stride=1, padding=0, *, use_bias: bool =
     Init as PyTorch: W, b ~ U(−1/√fan_in, 1/√fan_in), fan_in = I·kh·kw.
     From a torch weight Wt (O, I, kh, kw): ``w = Wt.permute(2, 3, 1, 0)``.
     The forward accepts any spatial size (like PyTorch) but checks rank and channels.
+    ``lowering``: ``"xla"``, ``"im2col"`` or ``"phase"`` (see :mod:`nnjax.layers.conv_ops`);
+    None: chosen when the layer is built (``conv_ops.lowering`` block,
+    ``$NNJAX_CONV_LOWERING``, the backend's default).
     """
     check_positive(name, "out_channels", out_channels)
     k = _pair(name, "kernel", kernel)
     s = _pair(name, "stride", stride)
     p = _pair(name, "padding", padding, minimum=0)
     label = f"{name}({out_channels}, k={k}, s={s}, p={p})"
+    ops = conv_ops.get(conv_ops.check_name(lowering, label) if lowering is not None else None)
 
     def init(key, in_shape):
         h, w, c = _check_image_shape(label, in_shape)
@@ -193,21 +138,22 @@ def Conv2D(out_channels: int, kernel=3, stride=1, padding=0, *, use_bias: bool =
     def forward(params, state, x, *, key=None, train=False):
         _check_batch(label, x, params.w.shape[2])
         _conv_out(label, x.shape[1:3], k, s, p)
-        y = conv(x, params.w, s, [(p[0], p[0]), (p[1], p[1])])
+        y = ops.conv(x, params.w, s, [(p[0], p[0]), (p[1], p[1])])
         return _add_bias(y, params.b, use_bias), state, x
 
     def backward(params, x, dy):
         _, r = _conv_out(label, x.shape[1:3], k, s, p)
         pads = [(p[d], p[d] - r[d]) for d in range(2)]  # the rows the forward read
-        dw = conv_kernel_grad(x, dy, s, pads, k)
-        dx = conv_adjoint(dy, params.w, s, pads, x.shape[1:3])
+        dw = ops.conv_kernel_grad(x, dy, s, pads, k)
+        dx = ops.conv_adjoint(dy, params.w, s, pads, x.shape[1:3])
         return ConvParams(dw, _bias_grad(dy, params.b, use_bias)), dx
 
     return Layer(init, forward, backward, name=label)
 
 
 def ConvTranspose2D(out_channels: int, kernel=3, stride=1, padding=0, output_padding=0, *,
-                    use_bias: bool = True, name: str = "ConvTranspose2D") -> Layer:
+                    use_bias: bool = True, lowering: Optional[str] = None,
+                    name: str = "ConvTranspose2D") -> Layer:
     """Transposed convolution as ``torch.nn.ConvTranspose2d`` (the dx of a Conv2D).
 
     x (N, H, W, I), w (kh, kw, I, O), b (O,) → y (N, (H−1)·s − 2p + k + op, …, O),
@@ -217,7 +163,7 @@ def ConvTranspose2D(out_channels: int, kernel=3, stride=1, padding=0, output_pad
     HWIO with I = this layer's input channels, O = its output channels; from a torch weight
     Wt (I, O, kh, kw): ``w = Wt.permute(2, 3, 0, 1)`` — no spatial flip.
     Init as PyTorch: W, b ~ U(−1/√fan_in, 1/√fan_in) with PyTorch's fan_in for this weight,
-    ``Wt.size(1)·kh·kw = O·kh·kw`` (the output channels).
+    ``Wt.size(1)·kh·kw = O·kh·kw`` (the output channels). ``lowering``: as Conv2D's.
     """
     check_positive(name, "out_channels", out_channels)
     k = _pair(name, "kernel", kernel)
@@ -225,6 +171,7 @@ def ConvTranspose2D(out_channels: int, kernel=3, stride=1, padding=0, output_pad
     p = _pair(name, "padding", padding, minimum=0)
     op = _pair(name, "output_padding", output_padding, minimum=0)
     label = f"{name}({out_channels}, k={k}, s={s}, p={p}, op={op})"
+    ops = conv_ops.get(conv_ops.check_name(lowering, label) if lowering is not None else None)
     if any(op[d] >= s[d] for d in range(2)):
         raise ValueError(f"{label}: output_padding must be smaller than stride (as in"
                          f" PyTorch), got output_padding {op} with stride {s}.")
@@ -247,13 +194,13 @@ def ConvTranspose2D(out_channels: int, kernel=3, stride=1, padding=0, output_pad
         _check_batch(label, x, params.w.shape[2])
         hw = out_hw(label, x.shape[1:3])
         kernel_ = jnp.swapaxes(params.w, 2, 3)  # as a Conv2D kernel: O → I
-        y = conv_adjoint(x, kernel_, s, pads, hw)
+        y = ops.conv_adjoint(x, kernel_, s, pads, hw)
         return _add_bias(y, params.b, use_bias), state, x
 
     def backward(params, x, dy):
         kernel_ = jnp.swapaxes(params.w, 2, 3)
-        dx = conv(dy, kernel_, s, pads)
-        dw = jnp.swapaxes(conv_kernel_grad(dy, x, s, pads, k), 2, 3)
+        dx = ops.conv(dy, kernel_, s, pads)
+        dw = jnp.swapaxes(ops.conv_kernel_grad(dy, x, s, pads, k), 2, 3)
         return ConvParams(dw, _bias_grad(dy, params.b, use_bias)), dx
 
     return Layer(init, forward, backward, name=label)
