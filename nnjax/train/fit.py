@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax.train import program as epoch_lib
+from nnjax.train import automap, program as epoch_lib
 from nnjax.train.config import TrainConfig, config_dict
 from nnjax.train.evaluate import evaluate, index_batches, is_classification
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
@@ -94,7 +94,7 @@ def _select(cond, a, b):
 
 def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         verify: bool = True, progress: Optional[bool] = None,
-        chunk_size: Optional[int] = None, devices=None,
+        chunk_size: Optional[int] = None, map: str = "auto", devices=None,
         checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1) -> FitResult:
     """Train every run of ``runs`` and return a :class:`~nnjax.train.result.FitResult`.
 
@@ -108,6 +108,9 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
       verify: gradient-check the objective first (manual mode; ~seconds).
       progress: draw a progress bar (default: when stderr is a terminal).
       chunk_size: train that many runs at a time (``lax.map``), to bound memory.
+      map: how runs are mapped when ``chunk_size`` is None: ``"auto"`` (measured once per
+        program shape and cached, :mod:`nnjax.train.automap`), ``"vmap"`` or
+        ``"sequential"``; ``info["map"]`` says which ran.
       devices: shard runs over these devices (default ``jax.devices()``; one device: no
         sharding); the run count is padded to a multiple of the device count.
       checkpoint: a file; training state is saved there every ``checkpoint_every``
@@ -126,14 +129,18 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     _check_monitor(config, y, folds or xv is not None)
     in_shape = tuple(x.shape[1:])
     r = runs.size
-    mapper = RunMapper(chunk_size=chunk_size, mesh=make_mesh(devices))
+    mesh = make_mesh(devices)
+    chunk_size, map_info = automap.resolve(map, chunk_size, model=model, config=config, x=x,
+                                           y=y, runs=runs, n_devices=1 if mesh is None else
+                                           mesh.devices.size)
+    mapper = RunMapper(chunk_size=chunk_size, mesh=mesh)
     specs, n_train, shared_val = _run_specs(runs, config, mapper, x.shape[0], xv)
     if n_train < config.batch_size:
         raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n_train}"
                          " training examples.")
 
     info = {"grad": config.grad, "shuffle": config.shuffle, "runs": r, "chunk_size": chunk_size,
-            "devices": mapper.n_devices, "config": config_dict(config)}
+            "devices": mapper.n_devices, "config": config_dict(config), "map": map_info}
     specs = mapper.put_runs(specs)
     shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0)))
     init, program = epoch_lib.build(model, config, in_shape, n_train, mapper,

@@ -1,0 +1,82 @@
+"""fit's run mapping (nnjax.train.automap): results do not depend on it; "auto" measures
+the candidates once, caches the choice by program shape and reports it."""
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from nnjax import layers as L
+from nnjax.train import TrainConfig, automap, fit
+from nnjax.train.runs import make_runs
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(192, 6)).astype(np.float32)
+Y = (X[:, 0] - X[:, 2] > 0).astype(np.int32)
+MLP = L.Sequential(L.Linear(12), L.ReLU(), L.Linear(2))
+CFG = TrainConfig(epochs=2, batch_size=32, learning_rate=1e-2, drop_last=True)
+RUNS = make_runs([1, 2], learning_rate=[1e-2, 3e-2])          # 4 runs
+
+
+def leaves(tree):
+    return [np.asarray(a) for a in jax.tree.leaves(tree)]
+
+
+def fit_with(**kw):
+    return fit(MLP, CFG, (X, Y), runs=RUNS, verify=False, progress=False, **kw)
+
+
+def assert_same_training(a, b):
+    for u, v in zip(leaves(a.params) + [a.history["train_loss"]],
+                    leaves(b.params) + [b.history["train_loss"]]):
+        np.testing.assert_allclose(u, v, rtol=2e-5, atol=1e-6)
+
+
+def test_results_do_not_depend_on_the_mapping():
+    ref = fit_with(map="vmap")
+    assert ref.info["map"] == {"choice": "vmap", "chunk_size": None, "how": "explicit"}
+    seq = fit_with(map="sequential")
+    assert seq.info["map"]["choice"] == "sequential" and seq.info["chunk_size"] == 1
+    chunks = fit_with(map="chunks", chunk_size=2)
+    assert chunks.info["map"]["choice"] == "chunks of 2"
+    for other in (seq, chunks):
+        assert_same_training(other, ref)
+    # the four runs differ from each other, so equal results are not trivially equal
+    assert np.ptp(ref.history["train_loss"][:, -1]) > 1e-3
+
+
+def test_auto_measures_once_then_reads_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNJAX_CACHE_DIR", str(tmp_path))
+    small = fit_with()
+    assert small.info["map"]["choice"] == "vmap" and "small program" in small.info["map"]["how"]
+    assert not (tmp_path / automap.CACHE_FILE).exists()
+    monkeypatch.setattr(automap, "MIN_WORK", 0)
+    first = fit_with()
+    info = first.info["map"]
+    assert info["how"] == "measured"
+    assert set(info["seconds_per_run_step"]) == {"vmap", "sequential", "chunks of 2"}
+    best = min(info["seconds_per_run_step"], key=info["seconds_per_run_step"].get)
+    assert info["choice"] == best and first.info["chunk_size"] == info["chunk_size"]
+    table = json.loads((tmp_path / automap.CACHE_FILE).read_text())
+    assert table[info["key"]]["choice"] == best
+    second = fit_with()
+    assert second.info["map"]["how"] == "cached" and second.info["map"]["choice"] == best
+    assert_same_training(second, fit_with(map="vmap"))
+    # another program shape (more runs) is another cache entry
+    table[info["key"]]["chunk_size"] = 1          # a cached choice is used as stored
+    table[info["key"]]["choice"] = "sequential"
+    (tmp_path / automap.CACHE_FILE).write_text(json.dumps(table))
+    assert fit_with().info["chunk_size"] == 1
+
+
+def test_candidates_and_errors():
+    assert automap.candidates(4) == [None, 1, 2]
+    assert automap.candidates(27) == [None, 1, 3, 9]
+    assert automap.candidates(5) == [None, 1]
+    assert automap.candidates(2) == [None, 1]
+    with pytest.raises(ValueError, match=r"map must be one of .*'pmap'"):
+        fit_with(map="pmap")
+    with pytest.raises(ValueError, match=r"map='chunks' needs chunk_size"):
+        fit_with(map="chunks")
+    one = fit(MLP, CFG, (X, Y), runs=1, verify=False, progress=False)
+    assert one.info["map"]["how"] == "default: one run"
