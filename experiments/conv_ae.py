@@ -40,7 +40,7 @@ def _grid(ctx, train):
         x = x[np.sort(pick)]
     runs = make_runs([0], folds=3, fold_seed=4, learning_rate=list(LRS), weight_decay=list(WDS))
     res = fit(C.model_for(32, s), C.base_config(s, s["grid_epochs"]), x, runs=runs,
-              progress=ctx.progress, chunk_size=s.get("grid_chunk"))
+              progress=ctx.progress, map="auto")   # the fastest mapping, measured
     return {"n_images": int(len(x)), **res.record()}
 
 
@@ -119,7 +119,11 @@ def run(ctx) -> dict:
 
 def _timing(rec):
     i = rec["info"]
-    return {k: i.get(k) for k in ("first_call_seconds", "seconds_per_epoch", "train_seconds")}
+    out = {k: i.get(k) for k in ("first_call_seconds", "seconds_per_epoch", "train_seconds")}
+    sp, runs = i.get("seconds_per_epoch"), i.get("runs") or 1
+    out["seconds_per_run_epoch"] = None if sp is None else sp / runs
+    out["map"] = (i.get("map") or {}).get("choice")
+    return out
 
 
 def _figures(ctx, codes, cells, last, finals, sweep):
@@ -221,9 +225,12 @@ def report(r: dict) -> str:
 
 
 def _fmt(t):
-    sp = t.get("seconds_per_epoch")
+    sp, spr = t.get("seconds_per_epoch"), t.get("seconds_per_run_epoch")
     first = t.get("first_call_seconds") or 0
-    return (f"{sp:.1f} s/epoch" if sp else "—") + f" (first call {first:.0f} s)"
+    return ((f"{sp:.1f} s/epoch" if sp else "—")
+            + (f", {spr:.2f} s per run-epoch" if spr else "")
+            + (f", runs mapped by {t['map']}" if t.get("map") else "")
+            + f" (first call {first:.0f} s)")
 
 
 STUDY = Study("conv-ae", "004", "Convolutional autoencoder: LR×WD grid (3-fold CV), code size,"
