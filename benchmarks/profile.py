@@ -1,4 +1,8 @@
-"""``python -m benchmarks.profile [--seeds 15] [--out DIR]``: where the nnjax epoch's time goes.
+"""``python -m benchmarks.profile [--conv] [--seeds 15] [--out DIR]``: where the nnjax epoch's time goes.
+
+``--conv`` profiles the conv-AE workload instead (:mod:`benchmarks.conv_ae`: the epoch
+``fit`` compiles, :func:`benchmarks.nnjax_conv.epoch_program`, variants ``alone``,
+``vmap``, ``sequential``, ``chunks2`` at ``--seeds`` runs; 20 000 images by default).
 
 Profiles the benchmark's own nnjax program (:func:`benchmarks.nnjax_mlp.build_program`,
 the S-seed epoch the goal rows time) in two ways:
@@ -37,6 +41,7 @@ import tempfile
 from typing import NamedTuple, Optional
 
 VARIANTS = ("shared", "shared_autodiff", "per_seed", "per_seed_autodiff")
+CONV_VARIANTS = ("alone", "vmap", "sequential", "chunks2")   # benchmarks.nnjax_conv
 CONTAINERS = ("while", "call", "conditional")
 
 _COMP = re.compile(r"^(ENTRY\s+)?%?([\w.\-]+)\s*\(.*\{\s*$")
@@ -293,7 +298,14 @@ def profile_variant(variant: str, seeds: int, data, workload, out: str, repeats:
     from benchmarks.jax_plain import compile_program
     from benchmarks.nnjax_mlp import build_program
 
-    program = build_program(workload, seeds, variant)
+    if variant in CONV_VARIANTS:
+        from benchmarks import conv_ae, nnjax_conv
+        seeds = 1 if variant == "alone" else seeds
+        data = data._replace(x=conv_ae.images(data.x), y=data.y[:min(len(data.y),
+                                                                      conv_ae.N_IMAGES)])
+        program = nnjax_conv.epoch_program(data.x, seeds, variant)
+    else:
+        program = build_program(workload, seeds, variant)
     compiled, x, y, _, _ = compile_program(program, data)   # as the benchmark times it
     text = compiled.as_text()
     with open(os.path.join(out, f"{variant}_S{seeds}.hlo.txt"), "w") as f:
@@ -332,9 +344,15 @@ def _fmt_flops(f: float) -> str:
 
 
 def markdown(results: list, workload, top: int, source: str) -> str:
+    what = (f"Workload {'-'.join(map(str, workload.sizes))}, batch {workload.batch}, "
+            f"{workload.n_batches} steps per epoch")
+    if results and results[0]["variant"] in CONV_VARIANTS:
+        from benchmarks import conv_ae
+        n = min(workload.n_images, conv_ae.N_IMAGES)
+        what = (f"Workload: conv AE (benchmarks.conv_ae), {n} images, batch "
+                f"{conv_ae.batch_size(n)}, {n // conv_ae.batch_size(n)} steps per epoch")
     lines = [f"# nnjax epoch profile (`python -m benchmarks.profile`)", "",
-             f"Workload {'-'.join(map(str, workload.sizes))}, batch {workload.batch}, "
-             f"{workload.n_batches} steps per epoch; data: {source}.", ""]
+             f"{what}; data: {source}.", ""]
     lines += ["| variant | S | median epoch s | s per seed-epoch | fusions | dots per step |"
               " dot GFLOP per step |", "|---|---|---|---|---|---|---|"]
     for r in results:
@@ -387,14 +405,19 @@ def markdown(results: list, workload, top: int, source: str) -> str:
 def parse(argv) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profile",
                                 description=__doc__.split("\n\n")[1])
-    p.add_argument("--seeds", type=int, default=15)
-    p.add_argument("--variants", default=",".join(VARIANTS),
-                   help=f"comma-separated subset of {', '.join(VARIANTS)}")
+    p.add_argument("--seeds", type=int, default=None, help="runs (default 15; --conv 4)")
+    p.add_argument("--conv", action="store_true",
+                   help="profile the conv-AE workload (variants: " + ", ".join(CONV_VARIANTS)
+                   + "; default --seeds 4, --n-images 20000)")
+    p.add_argument("--variants", default=None,
+                   help=f"comma-separated subset of {', '.join(VARIANTS)} (MLP) or of the"
+                        " conv variants (--conv)")
     p.add_argument("--trace", default="all",
                    help="variants to trace: all, none, or a comma-separated subset")
     p.add_argument("--epochs", type=int, default=2, help="epochs inside each trace")
     p.add_argument("--repeats", type=int, default=3, help="timed epochs before tracing")
-    p.add_argument("--n-images", type=int, default=60_000)
+    p.add_argument("--n-images", type=int, default=None,
+                   help="images (default 60 000; --conv 20 000)")
     p.add_argument("--data", choices=("auto", "mnist", "random"), default="auto")
     p.add_argument("--top", type=int, default=20, help="ops listed per traced variant")
     p.add_argument("--out", default=None, help="output directory (default: a temp dir)")
@@ -405,7 +428,15 @@ def main(argv=None) -> str:
     args = parse(sys.argv[1:] if argv is None else argv)
     from benchmarks.common import Workload, load_data
 
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if args.seeds is None:
+        args.seeds = 4 if args.conv else 15
+    if args.n_images is None:
+        args.n_images = 20_000 if args.conv else 60_000
+    known = CONV_VARIANTS if args.conv else VARIANTS
+    variants = [v.strip() for v in (args.variants or ",".join(known)).split(",") if v.strip()]
+    if any(v not in known for v in variants):
+        raise SystemExit(f"unknown variant(s) {[v for v in variants if v not in known]};"
+                         f" choose from {', '.join(known)}")
     traced = (set() if args.trace == "none" else set(variants) if args.trace == "all"
               else {v.strip() for v in args.trace.split(",")})
     out = args.out or tempfile.mkdtemp(prefix="nnjax-profile-")

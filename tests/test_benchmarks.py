@@ -41,7 +41,8 @@ def test_tiny_run_writes_report(tmp_path):
     assert not errors, errors
     contenders = {r["case"]["contender"] for r in records}
     expected = {"nnjax", "jax_plain", "flax_nnx", "numpy", "roofline"}
-    expected |= {"torch_mlp", "torch_func"} if HAS_TORCH else set()
+    expected |= {"conv_nnjax"} | ({"torch_mlp", "torch_func", "conv_torch"} if HAS_TORCH
+                                  else set())
     assert expected <= contenders
     if not HAS_TORCH:
         assert "torch_mlp" in payload["skipped"]
@@ -61,12 +62,21 @@ def test_tiny_run_writes_report(tmp_path):
     for variant in ("shared_autodiff", "shared_1dev", "shared_2dev"):
         assert nnjax[variant]["loss"] == pytest.approx(nnjax["shared"]["loss"], rel=1e-4)
     names = [g["goal"] for g in payload["goals"]]
-    assert len(names) == 9 and names[-2:] == ["grad=manual vs grad=autodiff",
-                                              "2 devices vs 1 (sharded runs)"]
+    assert len(names) == 11 and names[-4:-2] == ["grad=manual vs grad=autodiff",
+                                                 "2 devices vs 1 (sharded runs)"]
+    assert names[-2:] == ["conv AE: 2-run sweep (auto) vs best PyTorch",
+                          "conv AE: 2-run sweep (auto) vs one run alone"]
+    conv = {r["case"]["variant"]: r for r in records if r["case"]["contender"] == "conv_nnjax"}
+    assert set(conv) == {"alone", "vmap", "auto"}
+    assert "runs mapped by vmap" in conv["auto"]["notes"]       # tiny: too small to time
+    # the conv rows count the conv AE's FLOPs (1.56 MFLOP per image), not the MLP's
+    flops = conv["alone"]["gflops"] * conv["alone"]["median_s"] * 1e9
+    assert flops == pytest.approx(1_561_920 * 512, rel=1e-9)
     unmeasured = {"per-seed-epoch time not rising from S=1 to 64"}  # needs S=1 and 64
     if not HAS_TORCH:
         unmeasured |= {"2-seed vmapped vs best sequential PyTorch",
-                       "2-seed vmapped vs torch.func ensemble"}
+                       "2-seed vmapped vs torch.func ensemble",
+                       "conv AE: 2-run sweep (auto) vs best PyTorch"}
     assert {g["goal"] for g in payload["goals"] if g["measured"] is None} == unmeasured
     assert next(g for g in payload["goals"] if "devices" in g["goal"])["passed"] is True
     text = open(paths["latest"]).read()

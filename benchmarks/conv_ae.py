@@ -1,0 +1,67 @@
+"""The conv-autoencoder workload of the benchmarks (seed 004's model, issue 14).
+
+``nnjax.models.conv_autoencoder(32)`` (Conv 8/16/32, 3×3 stride 2 → Linear 64 → 32 and
+back with transposed convolutions, Sigmoid), MSE on the input, Adam 1e-3, batch 1000, on
+the first 20 000 MNIST training images as 28×28×1 (fewer with ``--tiny``: the batch then
+shrinks to a quarter of the images). Contenders report *seconds per run-epoch*.
+
+FLOPs: the products the backward of every layer needs, counted from the geometry:
+``MAC`` per image = Ho·Wo·k²·I·O for a Conv2D, Hin·Win·k²·I·O for a ConvTranspose2D,
+fan_in·fan_out for a Linear; a training step executes 2·MAC (forward) + 2·MAC (dW) +
+2·MAC (dx) per layer, less the first layer's dx (no gradient for the images):
+6·ΣMAC − 2·MAC₁ = 1.56 MFLOP per image. A lowering may execute more (the ``phase``
+lowering multiplies the zero taps of its 4×4 sub-pixel kernels, 16/9 of a 3×3's), so the
+GFLOP/s are of this useful count.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+CODE = 32
+N_IMAGES = 20_000
+BATCH = 1000
+LR = 1e-3
+CHANNELS = (8, 16, 32)
+HIDDEN = 64
+
+
+def images(x: np.ndarray) -> np.ndarray:
+    """The first ``N_IMAGES`` rows of the (N, 784) benchmark data as (n, 28, 28, 1)."""
+    n = min(N_IMAGES, len(x))
+    return np.ascontiguousarray(x[:n].reshape(n, 28, 28, 1), dtype=np.float32)
+
+
+def batch_size(n: int) -> int:
+    """1000, or a quarter of the images when there are fewer than 4000 (``--tiny``)."""
+    return BATCH if n >= 4 * BATCH else max(1, n // 4)
+
+
+def layer_macs(hw=(28, 28), channels=CHANNELS, hidden=HIDDEN, code=CODE) -> list:
+    """Multiply-adds per image of each weight layer, in order (encoder then decoder)."""
+    c1, c2, c3 = channels
+    (h, w), out = hw, []
+    sizes, cin = [], 1
+    for c, p in ((c1, 1), (c2, 1), (c3, 0)):
+        ho, wo = (h + 2 * p - 3) // 2 + 1, (w + 2 * p - 3) // 2 + 1
+        out.append(ho * wo * 9 * cin * c)
+        sizes.append((h, w))
+        h, w, cin = ho, wo, c
+    flat = h * w * c3
+    out += [flat * hidden, hidden * code, code * hidden, hidden * flat]
+    for (hi, wi), co in zip(((h, w),) + tuple(sizes[:0:-1]), (c2, c1, 1)):
+        out.append(hi * wi * 9 * cin * co)
+        h, w = hi, wi
+        cin = co
+    return out
+
+
+def flops_per_image() -> float:
+    """6·ΣMAC − 2·MAC of the first layer (see the module docstring)."""
+    macs = layer_macs()
+    return 6.0 * sum(macs) - 2.0 * macs[0]
+
+
+def flops_per_run_epoch(n_images: int) -> float:
+    """FLOPs of one run's epoch over ``n_images`` (whole batches only)."""
+    b = batch_size(n_images)
+    return flops_per_image() * (n_images // b) * b

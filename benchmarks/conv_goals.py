@@ -1,0 +1,46 @@
+"""The conv-AE goals of issue 14, checked against the ``conv_nnjax``/``conv_torch`` records.
+
+* "conv AE: 4-run sweep vs best PyTorch": PyTorch's best of 1 and all threads over
+  nnjax's per run-epoch in a sweep of 4 (the mapping ``auto`` chose); target ≥ 2×.
+* "conv AE: sweep vs alone": nnjax's per run-epoch in the 4-run sweep (auto) over the
+  same run trained alone; target ≤ 1.05 (vmapping never costs). ``--tiny`` sweeps 2.
+"""
+from __future__ import annotations
+
+from benchmarks.goals import Goal, describe, ok, pick
+
+SPEEDUP = 2.0
+SWEEP_TOLERANCE = 1.05
+
+
+def _sweep(records):
+    rows = [r for r in ok(records) if r["case"]["contender"] == "conv_nnjax"
+            and r["case"]["variant"] == "auto" and r["case"]["seeds"] <= 4]
+    return max(rows, key=lambda r: r["case"]["seeds"], default=None)
+
+
+def check(records) -> list:
+    sweep, alone = _sweep(records), pick(records, "conv_nnjax", 1, ("alone",))
+    torch_best = pick(records, "conv_torch")
+    s = sweep["case"]["seeds"] if sweep else 4
+    out = []
+    name = f"conv AE: {s}-run sweep (auto) vs best PyTorch"
+    if sweep is None or torch_best is None:
+        out.append(Goal(name, f"≥ {SPEEDUP:g}×", None, "not measured (conv_nnjax auto,"
+                        " conv_torch)", None))
+    else:
+        ratio = torch_best["median_s"] / sweep["median_s"]
+        out.append(Goal(name, f"≥ {SPEEDUP:g}×", ratio,
+                        f"{describe(torch_best)} {torch_best['median_s']:.3f} s vs "
+                        f"{describe(sweep)} {sweep['median_s']:.3f} s per run-epoch "
+                        f"({sweep.get('notes', '').split(';')[0]})", ratio >= SPEEDUP))
+    name = f"conv AE: {s}-run sweep (auto) vs one run alone"
+    if sweep is None or alone is None:
+        out.append(Goal(name, f"≤ {SWEEP_TOLERANCE:g}", None,
+                        "not measured (conv_nnjax auto and alone)", None))
+    else:
+        ratio = sweep["median_s"] / alone["median_s"]
+        out.append(Goal(name, f"≤ {SWEEP_TOLERANCE:g}", ratio,
+                        f"{sweep['median_s']:.3f} vs {alone['median_s']:.3f} s per run-epoch",
+                        ratio <= SWEEP_TOLERANCE))
+    return out

@@ -1,0 +1,127 @@
+"""The nnjax contender on the conv-AE workload (:mod:`benchmarks.conv_ae`): ``fit`` itself.
+
+Each repeat is one ``fit(..., epochs=1, verify=False)`` call of S runs (seeds 0..S−1,
+per-run batch order, the default); its time is ``info["train_seconds"]`` divided by S
+(seconds per run-epoch). The first call compiles (``compile_s`` = first minus a steady
+call). Variants:
+
+* ``alone``: one run (S = 1);
+* ``vmap``, ``sequential``, ``chunks2`` / ``chunks9``: S runs under that mapping;
+* ``auto``: ``map="auto"`` with an empty cache, so it measures its candidates in this
+  process; the record's notes name its choice and ``auto_choice`` holds it.
+
+Every variant uses the default convolution lowering of the backend
+(:mod:`nnjax.layers.conv_ops`; ``lowering_<name>`` variants force one, alone).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from benchmarks import conv_ae
+from benchmarks.common import Case, Data, Result, Workload
+
+MAPS = {"vmap": dict(map="vmap"), "sequential": dict(map="sequential"),
+        "chunks2": dict(map="chunks", chunk_size=2), "chunks9": dict(map="chunks", chunk_size=9),
+        "auto": dict(map="auto"), "alone": dict(map="vmap")}
+
+
+def cases(settings) -> list:
+    """Alone (each lowering too); 4 runs under every mapping and auto; 27 runs (full mode
+    only) sequential, in chunks of 9 and auto — vmapping 27 conv runs at once needs
+    several GB of activations (the conv-ae study chunked it for memory)."""
+    from nnjax.layers import conv_ops
+    r, tiny = settings.repeats, settings.mode == "tiny"
+    sweep = 2 if tiny else 4
+    out = [Case("conv_nnjax", "alone", 1, r)]
+    if tiny:            # the code path only: alone, vmapped and auto (which takes vmap)
+        return out + [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "auto")]
+    out += [Case("conv_nnjax", f"lowering_{name}", 1, r) for name in conv_ops.LOWERINGS]
+    out += [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "sequential", "chunks2", "auto")]
+    if settings.mode == "full":
+        out += [Case("conv_nnjax", v, 27, 2) for v in ("sequential", "chunks9", "auto")]
+    return out
+
+
+def flops_per_seed_epoch(data: Data) -> float:
+    return conv_ae.flops_per_run_epoch(len(conv_ae.images(data.x)))
+
+
+def run(case: Case, data: Data, workload: Workload) -> Result:
+    from nnjax.layers import conv_ops
+    from nnjax.models import conv_autoencoder
+    from nnjax.train import TrainConfig, fit
+
+    x = conv_ae.images(data.x)
+    lowering = case.variant[len("lowering_"):] if case.variant.startswith("lowering_") else None
+    with conv_ops.lowering(lowering or conv_ops.resolve()):
+        model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
+        used = conv_ops.resolve()
+    config = TrainConfig(epochs=1, batch_size=conv_ae.batch_size(len(x)), optimizer="adam",
+                         learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True)
+    kw = MAPS.get(case.variant, MAPS["alone"])
+    old = os.environ.get("NNJAX_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["NNJAX_CACHE_DIR"] = cache           # auto measures here, in this run
+        try:
+            call = lambda: fit(model, config, x, runs=case.seeds, verify=False,
+                               progress=False, **kw)
+            first = call()
+            seconds, loss, res = [], None, first
+            for _ in range(case.repeats):
+                res = call()
+                seconds.append(res.info["train_seconds"] / case.seeds)
+                loss = float(res.history["train_loss"][:, -1].mean())
+        finally:
+            if old is None:
+                os.environ.pop("NNJAX_CACHE_DIR", None)
+            else:
+                os.environ["NNJAX_CACHE_DIR"] = old
+    steady = sorted(seconds)[len(seconds) // 2] * case.seeds
+    choice = first.info["map"]["choice"]
+    notes = f"fit, lowering {used}, runs mapped by {choice} ({first.info['map']['how']})"
+    if "seconds_per_run_step" in first.info["map"]:
+        notes += "; auto measured s/run-step " + ", ".join(
+            f"{k} {v:.4f}" for k, v in first.info["map"]["seconds_per_run_step"].items())
+    return Result(seconds, max(0.0, first.info["train_seconds"] - steady),
+                  "first fit call minus a steady one", loss, "per_run", notes)
+
+
+PROFILE_VARIANTS = ("alone", "vmap", "sequential", "chunks2")
+
+
+def epoch_program(x, seeds: int, variant: str):
+    """The conv AE's training epoch as ``fit`` compiles it (:func:`nnjax.train.program.build`,
+    no validation), wrapped as a :class:`benchmarks.jax_plain.EpochProgram` for the
+    profiler: ``epoch((carry, specs, e), x, y)``. ``variant``: one of PROFILE_VARIANTS
+    (``alone`` is one run; the others map ``seeds`` runs that way)."""
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks.jax_plain import EpochProgram
+    from nnjax.models import conv_autoencoder
+    from nnjax.train import TrainConfig
+    from nnjax.train import program as E
+    from nnjax.train.parallel import RunMapper
+    from nnjax.train.runs import hyper_arrays, keys as run_keys, make_runs
+
+    seeds = 1 if variant == "alone" else seeds
+    chunk = {"alone": None, "vmap": None, "sequential": 1, "chunks2": 2}[variant]
+    model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
+    config = TrainConfig(epochs=1, batch_size=conv_ae.batch_size(len(x)), optimizer="adam",
+                         learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True)
+    mapper = RunMapper(chunk_size=chunk)
+    runs = make_runs(seeds)
+    specs = E.RunSpec(run_keys(runs.seed), jax.tree.map(jnp.asarray, hyper_arrays(
+        runs, {"learning_rate": conv_ae.LR, "momentum": 0.0, "weight_decay": 0.0,
+               "noise_std": 0.0})))
+    init, program = E.build(model, config, tuple(x.shape[1:]), len(x), mapper, has_val=False)
+
+    def epoch(carry, x, y):
+        state, spec, e = carry
+        shared = E.Shared(x, None, None, None, None, None, e)
+        state, hist = program(state, spec, shared)
+        return (state, spec, e + 1), hist["train_loss"][0]
+
+    return EpochProgram(epoch, (init(specs, None), specs, jnp.int32(0)), "per_run",
+                        f"nnjax fit program, runs mapped by {variant}")
