@@ -39,7 +39,9 @@ def test_results_do_not_depend_on_the_mapping():
     assert seq.info["map"]["choice"] == "sequential" and seq.info["chunk_size"] == 1
     chunks = fit_with(map="chunks", chunk_size=2)
     assert chunks.info["map"]["choice"] == "chunks of 2"
-    for other in (seq, chunks):
+    apart = fit_with(map="one_by_one")
+    assert apart.info["map"]["choice"] == "one by one"
+    for other in (seq, chunks, apart):
         assert_same_training(other, ref)
     # the four runs differ from each other, so equal results are not trivially equal
     assert np.ptp(ref.history["train_loss"][:, -1]) > 1e-3
@@ -54,7 +56,8 @@ def test_auto_measures_once_then_reads_the_cache(tmp_path, monkeypatch):
     first = fit_with()
     info = first.info["map"]
     assert info["how"] == "measured"
-    assert set(info["seconds_per_run_step"]) == {"vmap", "sequential", "chunks of 2"}
+    assert set(info["seconds_per_run_step"]) == {"vmap", "sequential", "chunks of 2",
+                                                  "one by one"}
     best = min(info["seconds_per_run_step"], key=info["seconds_per_run_step"].get)
     assert info["choice"] == best and first.info["chunk_size"] == info["chunk_size"]
     table = json.loads((tmp_path / automap.CACHE_FILE).read_text())
@@ -70,10 +73,11 @@ def test_auto_measures_once_then_reads_the_cache(tmp_path, monkeypatch):
 
 
 def test_candidates_and_errors():
-    assert automap.candidates(4) == [None, 1, 2]
-    assert automap.candidates(27) == [None, 1, 3, 9]
-    assert automap.candidates(5) == [None, 1]
-    assert automap.candidates(2) == [None, 1]
+    one = automap.ONE_BY_ONE
+    assert automap.candidates(4) == [None, 1, 2, one]
+    assert automap.candidates(27) == [None, 1, 3, 9, one]
+    assert automap.candidates(5) == [None, 1, one]
+    assert automap.candidates(2) == [None, 1, one]
     with pytest.raises(ValueError, match=r"map must be one of .*'pmap'"):
         fit_with(map="pmap")
     with pytest.raises(ValueError, match=r"map='chunks' needs chunk_size"):

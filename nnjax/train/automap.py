@@ -3,9 +3,11 @@
 Training R runs in one program can map them three ways (:class:`~nnjax.train.parallel.
 RunMapper`): ``vmap`` (all at once: batched matmuls, one wide first layer with a shared
 batch order), ``sequential`` (``lax.map``, one run after another, each unbatched) or
-``chunks`` of c runs (``lax.map`` over vmapped groups). Which is fastest depends on the
-program: vmap wins for the MLP, while a vmapped convolution network turns every matmul
-into a small batched one and can cost more per run than the runs one by one.
+``chunks`` of c runs (``lax.map`` over vmapped groups). A fourth, ``one by one``, calls
+the one-run program once per run and epoch (:func:`one_by_one`): each run then costs
+exactly what it costs alone. Which is fastest depends on the program: vmap wins for the
+MLP, while a vmapped convolution network turns every matmul into a small batched one and
+can cost more per run than the runs one by one.
 
 ``map="auto"`` times each candidate once on a few training steps (the same per-run epoch
 ``fit`` compiles, on the first ``STEPS`` batches of the data), picks the lowest time per
@@ -31,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-MAPS = ("auto", "vmap", "sequential", "chunks")
+MAPS = ("auto", "vmap", "sequential", "chunks", "one_by_one")
 STEPS = 3              # training steps timed per candidate
 MIN_WORK = 2e9         # R · n_train · n_params below which "auto" takes vmap untimed
 CACHE_FILE = "automap.json"
@@ -44,30 +46,75 @@ def cache_path() -> Path:
     return root / CACHE_FILE
 
 
+ONE_BY_ONE = "one by one"
+
+
 def candidates(r: int) -> list:
-    """Chunk sizes to try for R runs: None (vmap), 1 (sequential) and up to two chunk
-    sizes c dividing R with 1 < c < R (the smallest and the largest)."""
+    """Mappings to try for R runs: None (vmap), 1 (sequential), up to two chunk sizes c
+    dividing R with 1 < c < R (the smallest and the largest) and ``ONE_BY_ONE``."""
     divisors = [c for c in range(2, r) if r % c == 0]
-    return [None, 1] + sorted({divisors[0], divisors[-1]} if divisors else set())
+    return ([None, 1] + sorted({divisors[0], divisors[-1]} if divisors else set())
+            + [ONE_BY_ONE])
 
 
-def describe(chunk: Optional[int]) -> str:
-    """``"vmap"``, ``"sequential"`` or ``"chunks of c"``."""
+def describe(chunk) -> str:
+    """``"vmap"``, ``"sequential"``, ``"chunks of c"`` or ``"one by one"``."""
+    if chunk == ONE_BY_ONE:
+        return ONE_BY_ONE
     return "vmap" if chunk is None else "sequential" if chunk == 1 else f"chunks of {chunk}"
+
+
+def one_by_one(program1):
+    """``program(carry, specs, shared)`` over R runs from the one-run ``program1``
+    (built with a plain :class:`RunMapper`): one call per run, the carries sliced out
+    and the results concatenated (history (k, R) on axis 1). A run computes exactly
+    what it computes alone."""
+    def split_leaf(a, r):      # key arrays through their data (a slice would use the keys)
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            return [jax.random.wrap_key_data(p, impl=jax.random.key_impl(a))
+                    for p in jnp.split(jax.random.key_data(a), r)]
+        return jnp.split(a, r)
+
+    split = lambda tree, r: [jax.tree.unflatten(jax.tree.structure(tree), parts) for parts in
+                             zip(*[split_leaf(a, r) for a in jax.tree.leaves(tree)])]
+    memo = {}
+
+    def program(carry, specs, shared):
+        r = jax.tree.leaves(carry)[0].shape[0]
+        if memo.get("specs") is not specs:
+            memo.update(specs=specs, parts=split(specs, r))
+        outs = [program1(c, s, shared) for c, s in zip(split(carry, r), memo["parts"])]
+        carry = jax.tree.map(lambda *a: jnp.concatenate(a), *[o[0] for o in outs])
+        hist = jax.tree.map(lambda *a: jnp.concatenate(a, axis=1), *[o[1] for o in outs])
+        return carry, hist
+    return program
+
+
+def wrap(map_info: dict, program, build_one):
+    """``program``, or for the ``one by one`` choice :func:`one_by_one` of
+    ``build_one()`` (the one-run program): fit's hook."""
+    return one_by_one(build_one()) if map_info["choice"] == ONE_BY_ONE else program
 
 
 def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
             n_devices: int) -> tuple:
     """``(chunk_size, info)`` for ``fit``: an explicit ``chunk_size`` wins; ``"vmap"`` →
     None, ``"sequential"`` → 1, ``"chunks"`` needs ``chunk_size``; ``"auto"`` measures (or
-    reads the cache). ``info`` is what ``FitResult.info["map"]`` reports."""
+    reads the cache); ``"one_by_one"``: see :func:`one_by_one`. ``info`` is what
+    ``FitResult.info["map"]`` reports."""
     if map_ not in MAPS:
         raise ValueError(f"fit: map must be one of {MAPS}, got {map_!r}.")
     if map_ == "chunks" and chunk_size is None:
         raise ValueError("fit: map='chunks' needs chunk_size=c (the runs per chunk).")
+    if map_ == "one_by_one" and chunk_size is None:
+        if n_devices > 1:
+            raise ValueError("fit: map='one_by_one' runs on one device; pass devices=[one]"
+                             " or another map.")
+        return None, {"choice": ONE_BY_ONE, "chunk_size": ONE_BY_ONE, "how": "explicit"}
     if chunk_size is not None or map_ != "auto":
         chunk = chunk_size if chunk_size is not None else (1 if map_ == "sequential" else None)
         return chunk, {"choice": describe(chunk), "chunk_size": chunk, "how": "explicit"}
+    # "one by one" maps as vmap for everything but the training program (init, test)
     r = runs.size
     n_params = sum(int(np.prod(s.shape)) for s in jax.tree.leaves(
         jax.eval_shape(lambda k: model.init(k, tuple(x.shape[1:]))[0], jax.random.key(0))))
@@ -79,16 +126,23 @@ def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
     key = program_key(model, config, tuple(x.shape[1:]), x.dtype, r)
     cached = _read_cache().get(key)
     if cached is not None:
-        return cached["chunk_size"], {**cached, "how": "cached", "key": key}
+        return _chunk(cached["chunk_size"]), {**cached, "how": "cached", "key": key}
     seconds = measure(model, config, x, y, runs)
     best = min(seconds, key=seconds.get)
-    chunk = None if best == "vmap" else int(best)
-    entry = {"choice": describe(chunk), "chunk_size": chunk,
-             "seconds_per_run_step": {describe(None if k == "vmap" else int(k)): v
-                                      for k, v in seconds.items()},
+    entry = {"choice": describe(_key_chunk(best)), "chunk_size": _key_chunk(best),
+             "seconds_per_run_step": {describe(_key_chunk(k)): v for k, v in seconds.items()},
              "steps": STEPS, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write_cache(key, entry)
-    return chunk, {**entry, "how": "measured", "key": key}
+    return _chunk(entry["chunk_size"]), {**entry, "how": "measured", "key": key}
+
+
+def _key_chunk(k: str):
+    return None if k == "vmap" else k if k == ONE_BY_ONE else int(k)
+
+
+def _chunk(chunk):
+    """The RunMapper chunk size of a choice (``one by one``: the mapper vmaps)."""
+    return None if chunk == ONE_BY_ONE else chunk
 
 
 def program_key(model, config, in_shape, dtype, r: int) -> str:
@@ -121,8 +175,9 @@ def measure(model, config, x, y, runs) -> dict:
                 "weight_decay": config.weight_decay, "noise_std": config.noise_std}
     out = {}
     for chunk in candidates(r):
-        mapper = RunMapper(chunk_size=chunk)
-        padded = select(runs, np.minimum(np.arange(mapper.multiple(r)), r - 1))
+        mapper = RunMapper(chunk_size=None if chunk == ONE_BY_ONE else chunk)
+        count = 1 if chunk == ONE_BY_ONE else mapper.multiple(r)    # one run's program
+        padded = select(runs, np.minimum(np.arange(count), r - 1))
         specs = RunSpec(run_keys(padded.seed),
                         jax.tree.map(jnp.asarray, hyper_arrays(padded, defaults)))
         init, program = epoch_lib.build(model, cfg, tuple(x.shape[1:]), n, mapper,
@@ -137,7 +192,8 @@ def measure(model, config, x, y, runs) -> dict:
             carry, h = program(carry, specs, shared)
             jax.block_until_ready(h)
             best = min(best, time.perf_counter() - t0)
-        out["vmap" if chunk is None else str(chunk)] = best / r / (n // config.batch_size)
+        per_run = best if chunk == ONE_BY_ONE else best / r
+        out["vmap" if chunk is None else str(chunk)] = per_run / (n // config.batch_size)
     return out
 
 

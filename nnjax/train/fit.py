@@ -109,8 +109,8 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
       progress: draw a progress bar (default: when stderr is a terminal).
       chunk_size: train that many runs at a time (``lax.map``), to bound memory.
       map: how runs are mapped when ``chunk_size`` is None: ``"auto"`` (measured once per
-        program shape and cached, :mod:`nnjax.train.automap`), ``"vmap"`` or
-        ``"sequential"``; ``info["map"]`` says which ran.
+        program shape and cached, :mod:`nnjax.train.automap`), ``"vmap"``,
+        ``"sequential"`` or ``"one_by_one"``; ``info["map"]`` says which ran.
       devices: shard runs over these devices (default ``jax.devices()``; one device: no
         sharding); the run count is padded to a multiple of the device count.
       checkpoint: a file; training state is saved there every ``checkpoint_every``
@@ -145,6 +145,8 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0)))
     init, program = epoch_lib.build(model, config, in_shape, n_train, mapper,
                                     has_val=folds or xv is not None)
+    program = automap.wrap(map_info, program, lambda: epoch_lib.build(
+        model, config, in_shape, n_train, RunMapper(), has_val=folds or xv is not None)[1])
     carry = init(specs, None)
     if verify and config.grad == "manual":
         first = jax.tree.map(lambda a: a[0], (carry.train.params, carry.train.model_state))
