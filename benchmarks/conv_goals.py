@@ -4,6 +4,9 @@
   nnjax's per run-epoch in a sweep of 4 (the mapping ``auto`` chose); target ≥ 2×.
 * "conv AE: sweep vs alone": nnjax's per run-epoch in the 4-run sweep (auto) over the
   same run trained alone; target ≤ 1.05 (vmapping never costs). ``--tiny`` sweeps 2.
+
+The first row's detail also gives nnjax's GFLOP/s (useful FLOPs, :mod:`benchmarks.conv_ae`)
+as a share of the run's matmul roofline.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ def _sweep(records):
     return max(rows, key=lambda r: r["case"]["seeds"], default=None)
 
 
-def check(records) -> list:
+def check(records, roofline_gflops=None) -> list:
     sweep, alone = _sweep(records), pick(records, "conv_nnjax", 1, ("alone",))
     torch_best = pick(records, "conv_torch")
     s = sweep["case"]["seeds"] if sweep else 4
@@ -33,7 +36,11 @@ def check(records) -> list:
         out.append(Goal(name, f"≥ {SPEEDUP:g}×", ratio,
                         f"{describe(torch_best)} {torch_best['median_s']:.3f} s vs "
                         f"{describe(sweep)} {sweep['median_s']:.3f} s per run-epoch "
-                        f"({sweep.get('notes', '').split(';')[0]})", ratio >= SPEEDUP))
+                        f"({sweep.get('notes', '').split(';')[0]}); nnjax at "
+                        f"{sweep['gflops']:.1f} GFLOP/s" + (
+                            f" = {100 * sweep['gflops'] / roofline_gflops:.0f}% of the "
+                            f"{roofline_gflops:.1f} GFLOP/s matmul roofline"
+                            if roofline_gflops else ""), ratio >= SPEEDUP))
     name = f"conv AE: {s}-run sweep (auto) vs one run alone"
     if sweep is None or alone is None:
         out.append(Goal(name, f"≤ {SWEEP_TOLERANCE:g}", None,

@@ -113,7 +113,7 @@ def check(records, roofline_gflops: Optional[float]) -> list:
     goals.append(manual_vs_autodiff(records, ours))
     goals.append(devices_vs_one(records, ours))
     from benchmarks import conv_goals      # the conv-AE workload's rows (issue 14)
-    return goals + conv_goals.check(records)
+    return goals + conv_goals.check(records, roofline_gflops)
 
 
 def compile_seconds(record: dict) -> float:

@@ -160,8 +160,10 @@ def program_key(model, config, in_shape, dtype, r: int) -> str:
 
 def measure(model, config, x, y, runs) -> dict:
     """Seconds per run and training step of each :func:`candidates` mapping: the per-run
-    epoch of :func:`nnjax.train.program.build` on the first ``STEPS`` batches, compiled,
-    run once to warm up, then the best of two calls. Keys: ``"vmap"`` or the chunk size."""
+    epoch of :func:`nnjax.train.program.build` on the first ``STEPS`` batches, compiled
+    and run once to warm up, then the best of at least two calls per candidate, in
+    interleaved rounds (up to ten, until each was timed for 0.5 s). Keys: ``"vmap"``, the
+    chunk size or ``"one by one"``."""
     from nnjax.train import program as epoch_lib
     from nnjax.train.parallel import RunMapper
     from nnjax.train.program import RunSpec, Shared
@@ -173,7 +175,8 @@ def measure(model, config, x, y, runs) -> dict:
     r = runs.size
     defaults = {"learning_rate": config.learning_rate, "momentum": config.momentum,
                 "weight_decay": config.weight_decay, "noise_std": config.noise_std}
-    out = {}
+    shared = Shared(xs, ys, None, None, None, None, jnp.int32(0))
+    live = {}
     for chunk in candidates(r):
         mapper = RunMapper(chunk_size=None if chunk == ONE_BY_ONE else chunk)
         count = 1 if chunk == ONE_BY_ONE else mapper.multiple(r)    # one run's program
@@ -182,17 +185,23 @@ def measure(model, config, x, y, runs) -> dict:
                         jax.tree.map(jnp.asarray, hyper_arrays(padded, defaults)))
         init, program = epoch_lib.build(model, cfg, tuple(x.shape[1:]), n, mapper,
                                         has_val=False)
-        shared = Shared(xs, ys, None, None, None, None, jnp.int32(0))
-        carry = init(specs, None)
-        carry, h = program(carry, specs, shared)
+        carry, h = program(init(specs, None), specs, shared)      # compile and warm up
         jax.block_until_ready(h)
-        best = float("inf")
-        for _ in range(2):
+        live[chunk] = [program, carry, specs, []]
+    # interleaved rounds (outside load hits every candidate alike): at least 2, more (≤ 10)
+    # until every candidate was timed for 0.5 s
+    rounds = 0
+    while rounds < 2 or (rounds < 10 and min(sum(v[3]) for v in live.values()) < 0.5):
+        for entry in live.values():
+            program, carry, specs, times = entry
             t0 = time.perf_counter()
-            carry, h = program(carry, specs, shared)
+            entry[1], h = program(carry, specs, shared)
             jax.block_until_ready(h)
-            best = min(best, time.perf_counter() - t0)
-        per_run = best if chunk == ONE_BY_ONE else best / r
+            times.append(time.perf_counter() - t0)
+        rounds += 1
+    out = {}
+    for chunk, (_, _, _, times) in live.items():
+        per_run = min(times) / (1 if chunk == ONE_BY_ONE else r)
         out["vmap" if chunk is None else str(chunk)] = per_run / (n // config.batch_size)
     return out
 
