@@ -6,7 +6,8 @@ per-run batch order, the default); its time is ``info["train_seconds"]`` divided
 call). Variants:
 
 * ``alone``: one run (S = 1);
-* ``vmap``, ``sequential``, ``chunks2`` / ``chunks9``: S runs under that mapping;
+* ``vmap``, ``sequential``, ``chunks2`` / ``chunks9``, ``one_by_one``: S runs under that
+  mapping (``fit``'s ``map=``/``chunk_size=``);
 * ``auto``: ``map="auto"`` with an empty cache, so it measures its candidates in this
   process; the record's notes name its choice and ``auto_choice`` holds it.
 
@@ -23,7 +24,8 @@ from benchmarks.common import Case, Data, Result, Workload
 
 MAPS = {"vmap": dict(map="vmap"), "sequential": dict(map="sequential"),
         "chunks2": dict(map="chunks", chunk_size=2), "chunks9": dict(map="chunks", chunk_size=9),
-        "auto": dict(map="auto"), "alone": dict(map="vmap")}
+        "one_by_one": dict(map="one_by_one"), "auto": dict(map="auto"),
+        "alone": dict(map="vmap")}
 
 
 def cases(settings) -> list:
@@ -37,7 +39,8 @@ def cases(settings) -> list:
     if tiny:            # the code path only: alone, vmapped and auto (which takes vmap)
         return out + [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "auto")]
     out += [Case("conv_nnjax", f"lowering_{name}", 1, r) for name in conv_ops.LOWERINGS]
-    out += [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "sequential", "chunks2", "auto")]
+    out += [Case("conv_nnjax", v, sweep, r)
+            for v in ("vmap", "sequential", "chunks2", "one_by_one", "auto")]
     if settings.mode == "full":
         out += [Case("conv_nnjax", v, 27, 2) for v in ("sequential", "chunks9", "auto")]
     return out

@@ -14,8 +14,9 @@ can cost more per run than the runs one by one.
 run and caches the choice by program shape (model, input shape, run count, the settings
 that change the computation, backend and JAX version) in ``<cache>/automap.json``
 (``$NNJAX_CACHE_DIR`` or ``~/.cache/nnjax``). A program smaller than ``MIN_WORK``
-(R · n_train · parameter count: a sweep epoch well under a second) is not worth the extra
-compilations and takes ``vmap``; so does one run, or a sharded (multi-device) fit.
+(R · n_train · 3 × XLA's FLOP estimate of one example's forward: a sweep epoch of about
+0.1 s) is not worth the extra compilations and takes ``vmap``; so does one run, or a
+sharded (multi-device) fit.
 ``fit`` reports the choice in ``FitResult.info["map"]``. The mapping never changes what a
 run computes (each run's keys come from its seed), only float rounding of batched
 products.
@@ -35,7 +36,7 @@ import numpy as np
 
 MAPS = ("auto", "vmap", "sequential", "chunks", "one_by_one")
 STEPS = 3              # training steps timed per candidate
-MIN_WORK = 2e9         # R · n_train · n_params below which "auto" takes vmap untimed
+MIN_WORK = 1e10        # FLOPs per epoch (≈ 0.1 s at 100 GFLOP/s) below which "auto" takes vmap
 CACHE_FILE = "automap.json"
 
 
@@ -116,12 +117,10 @@ def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
         return chunk, {"choice": describe(chunk), "chunk_size": chunk, "how": "explicit"}
     # "one by one" maps as vmap for everything but the training program (init, test)
     r = runs.size
-    n_params = sum(int(np.prod(s.shape)) for s in jax.tree.leaves(
-        jax.eval_shape(lambda k: model.init(k, tuple(x.shape[1:]))[0], jax.random.key(0))))
-    work = r * x.shape[0] * n_params
+    work = r * x.shape[0] * 3 * forward_flops(model, x) if r > 1 and n_devices == 1 else 0
     if r == 1 or n_devices > 1 or work < MIN_WORK:
         why = ("one run" if r == 1 else "several devices (shard_map)" if n_devices > 1
-               else f"small program (R·n·params = {work:.3g} < {MIN_WORK:.0e})")
+               else f"small program (≈ {work:.2g} FLOPs per epoch < {MIN_WORK:.0e})")
         return None, {"choice": "vmap", "chunk_size": None, "how": f"default: {why}"}
     key = program_key(model, config, tuple(x.shape[1:]), x.dtype, r)
     cached = _read_cache().get(key)
@@ -143,6 +142,21 @@ def _key_chunk(k: str):
 def _chunk(chunk):
     """The RunMapper chunk size of a choice (``one by one``: the mapper vmaps)."""
     return None if chunk == ONE_BY_ONE else chunk
+
+
+def forward_flops(model, x) -> float:
+    """XLA's FLOP estimate of the model's forward on one example (lowered, not compiled);
+    inf when the backend gives none (then "auto" measures)."""
+    try:
+        params, state = jax.eval_shape(lambda k: model.init(k, tuple(x.shape[1:]))[:2],
+                                       jax.random.key(0))
+        one = jax.ShapeDtypeStruct((1,) + tuple(x.shape[1:]), x.dtype)
+        cost = jax.jit(lambda p, s, v: model.forward(p, s, v)[0]).lower(
+            params, state, one).cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        return float(cost["flops"])
+    except Exception:  # noqa: BLE001 - no estimate: measure rather than guess
+        return float("inf")
 
 
 def program_key(model, config, in_shape, dtype, r: int) -> str:
