@@ -44,6 +44,15 @@ class CheckResult(NamedTuple):
     float32: float        # relative error of the jitted float32 backward vs float64
     ok: bool
     detail: str = ""      # why a check failed
+    diagnosis: Optional[object] = None   # a diagnose.Diagnosis when a check failed
+
+    def explain(self) -> str:
+        """The verdict, and for a failure where and how the backward is wrong."""
+        head = f"{self.name}: {'PASS' if self.ok else 'FAIL'}" + (
+            f" ({self.detail})" if self.detail else "")
+        if self.diagnosis is None:
+            return head
+        return head + "\n" + self.diagnosis.explain()
 
 
 def rel_error(a, b) -> float:
@@ -111,28 +120,55 @@ def check_layer(layer: Layer, in_shape, *, batch: int = 3, train: bool = False,
                            params, x)
         dy = jax.random.normal(k_dy, y.shape, jnp.float64)
         manual, ref = _vjp_pair(layer, params, state, x, dy, jax.random.clone(k_fwd), train)
-        exact = rel_error(manual, ref)
-        detail = "" if exact <= exact_tol else f"manual vs jax.vjp rel. error {exact:.2e}"
-
-        fd_ok = True
-        try:
-            check_grads(as_function(layer, state, key=k_fwd, train=train), (params, x),
-                        order=1, modes=("rev",))
-        except AssertionError as err:  # finite differences disagree
-            fd_ok = False
-            detail += f"; finite differences: {str(err).splitlines()[0][:200]}"
+        exact, why = _safe_rel_error(manual, ref)
+        detail = "" if exact <= exact_tol else f"manual vs jax.vjp {why}"
+        fd_ok = _finite_diff_ok(as_function(layer, state, key=k_fwd, train=train), (params, x))
 
         @jax.jit
         def manual32(p, s, xx, d, k):
             _, _, res = layer.forward(p, s, xx, key=k, train=train)
             return layer.backward(p, res, d)
 
-        f32 = manual32(*_cast((params, state, x, dy), jnp.float32), jax.random.clone(k_fwd))
-        f32_err = rel_error(f32, ref)
-        if f32_err > f32_tol:
-            detail += f"; float32 rel. error {f32_err:.2e}"
-    ok = exact <= exact_tol and fd_ok and f32_err <= f32_tol
-    return CheckResult(name, exact, fd_ok, f32_err, ok, detail.lstrip("; "))
+        try:
+            f32 = manual32(*_cast((params, state, x, dy), jnp.float32), jax.random.clone(k_fwd))
+            f32_err, _ = _safe_rel_error(f32, ref)
+        except (TypeError, ValueError):  # a backward of the wrong shape
+            f32_err = float("inf")
+        ok = exact <= exact_tol and fd_ok and f32_err <= f32_tol
+        diagnosis = None
+        if not ok:
+            from nnjax.gradcheck.diagnose import diagnose_layer
+            diagnosis = diagnose_layer(layer, params, state, x, dy, key=k_fwd, train=train,
+                                       name=name, tol=exact_tol)
+    detail = _detail(detail, fd_ok, diagnosis, f32_err, f32_tol)
+    return CheckResult(name, exact, fd_ok, f32_err, ok, detail, diagnosis)
+
+
+def _safe_rel_error(manual, ref):
+    """``(rel. error, text)``; ``inf`` and the reason when structures or shapes differ."""
+    try:
+        err = rel_error(manual, ref)
+        return err, f"rel. error {err:.2e}"
+    except (ValueError, TypeError) as e:
+        return float("inf"), str(e)
+
+
+def _finite_diff_ok(f, args) -> bool:
+    """``jax.test_util.check_grads`` (reverse mode) passes on ``f`` at ``args``."""
+    try:
+        check_grads(f, args, order=1, modes=("rev",))
+    except (AssertionError, TypeError, ValueError):  # disagree, or wrong shapes
+        return False
+    return True
+
+
+def _detail(detail, fd_ok, diagnosis, f32_err, f32_tol) -> str:
+    if not fd_ok:
+        fd = "nan" if diagnosis is None else f"{diagnosis.fd_error:.2e}"
+        detail += f"; finite differences: manual vs central differences rel. error {fd}"
+    if f32_err > f32_tol:
+        detail += f"; float32 rel. error {f32_err:.2e}"
+    return detail.lstrip("; ")
 
 
 def check_loss(loss: Loss, pred, target, *, name: Optional[str] = None,
@@ -144,25 +180,27 @@ def check_loss(loss: Loss, pred, target, *, name: Optional[str] = None,
         target = _cast(jnp.asarray(target), jnp.float64)
         manual = loss.grad(pred, target)
         ref = jax.grad(loss.value)(pred, target)
-        exact = rel_error(manual, ref)
-        detail = "" if exact <= exact_tol else f"manual vs jax.grad rel. error {exact:.2e}"
+        exact, why = _safe_rel_error(manual, ref)
+        detail = "" if exact <= exact_tol else f"manual vs jax.grad {why}"
 
         @jax.custom_vjp
         def f(p):
             return loss.value(p, target)
 
         f.defvjp(lambda p: (loss.value(p, target), p), lambda p, g: (g * loss.grad(p, target),))
-        fd_ok = True
+        fd_ok = _finite_diff_ok(f, (pred,))
         try:
-            check_grads(f, (pred,), order=1, modes=("rev",))
-        except AssertionError as err:
-            fd_ok = False
-            detail += f"; finite differences: {str(err).splitlines()[0][:200]}"
-        f32_err = rel_error(jax.jit(loss.grad)(*_cast((pred, target), jnp.float32)), ref)
-        if f32_err > f32_tol:
-            detail += f"; float32 rel. error {f32_err:.2e}"
-    ok = exact <= exact_tol and fd_ok and f32_err <= f32_tol
-    return CheckResult(name, exact, fd_ok, f32_err, ok, detail.lstrip("; "))
+            f32_err, _ = _safe_rel_error(
+                jax.jit(loss.grad)(*_cast((pred, target), jnp.float32)), ref)
+        except (TypeError, ValueError):
+            f32_err = float("inf")
+        ok = exact <= exact_tol and fd_ok and f32_err <= f32_tol
+        diagnosis = None
+        if not ok:
+            from nnjax.gradcheck.diagnose import diagnose_loss
+            diagnosis = diagnose_loss(loss, pred, target, name=name, tol=exact_tol)
+    detail = _detail(detail, fd_ok, diagnosis, f32_err, f32_tol)
+    return CheckResult(name, exact, fd_ok, f32_err, ok, detail, diagnosis)
 
 
 class ObjectiveCheck(NamedTuple):
@@ -172,6 +210,13 @@ class ObjectiveCheck(NamedTuple):
     max_rel_error: float
     worst: str        # the layer (or "loss"/"objective") with the largest error
     message: str
+    diagnosis: Optional[object] = None   # a diagnose.Diagnosis of ``worst`` on failure
+
+    def explain(self) -> str:
+        """``message``, then where and how the worst layer's backward is wrong."""
+        if self.diagnosis is None:
+            return self.message
+        return f"{self.message}\n{self.diagnosis.explain()}"
 
 
 def _clone(key):
@@ -207,7 +252,11 @@ def verify_objective(model: Layer, loss: Loss, params, state, x, target, *, key=
                f"gradient check FAILED: {worst} has rel. error {err:.2e} (> {tol:g}) between"
                f" its manual backward and jax.grad; errors: " +
                ", ".join(f"{k}={v:.1e}" for k, v in errors.items()))
-    return ObjectiveCheck(ok, err, worst, message)
+    diagnosis = None
+    if not ok:
+        from nnjax.gradcheck.diagnose import diagnose_objective
+        diagnosis = diagnose_objective(model, loss, params, state, x, target, worst, key=key)
+    return ObjectiveCheck(ok, err, worst, message, diagnosis)
 
 
 def _objective_pairs(model: Layer, loss: Loss, params, state, x, target, key):

@@ -76,7 +76,7 @@ def verify_model(model, config, params, state, x, y, n: int = 8) -> dict:
                                        key=jax.random.key(0))
     if not check.ok:
         raise GradientCheckError(
-            f"{check.message}\nTraining was not started. Fix that layer's backward, or pass"
+            f"{check.explain()}\nTraining was not started. Fix that layer's backward, or pass"
             f" verify=False (or TrainConfig(grad='autodiff')) to train anyway.")
     return {"ok": True, "max_rel_error": float(check.max_rel_error), "worst": check.worst}
 
