@@ -99,6 +99,23 @@ def _vjp_pair(layer: Layer, params, state, x, dy, key, train):
     return layer.backward(params, res, dy), ref
 
 
+def layer_inputs(layer: Layer, in_shape, *, batch: int = 3, train: bool = False, key=None,
+                 x=None):
+    """``(params, state, x, dy, forward key)`` in float64, as :func:`check_layer` uses them:
+    ``x``, ``dy`` ~ N(0, 1) (``x`` given or of shape (batch, *in_shape)), from ``key``
+    (default ``key(0)``). Call under ``jax.enable_x64(True)``. Raises what ``init`` or
+    ``forward`` raise for a shape that does not fit the layer."""
+    key = jax.random.key(0) if key is None else key
+    k_init, k_x, k_dy, k_fwd = jax.random.split(key, 4)
+    params, state, _ = layer.init(k_init, tuple(in_shape))
+    params, state = _cast(params, jnp.float64), _cast(state, jnp.float64)
+    x = (jax.random.normal(k_x, (batch, *in_shape), jnp.float64) if x is None
+         else jnp.asarray(x, jnp.float64))
+    y = jax.eval_shape(lambda p, xx: layer.forward(p, state, xx, key=k_fwd, train=train)[0],
+                       params, x)
+    return params, state, x, jax.random.normal(k_dy, y.shape, jnp.float64), k_fwd
+
+
 def check_layer(layer: Layer, in_shape, *, batch: int = 3, train: bool = False,
                 key=None, x=None, name: Optional[str] = None,
                 exact_tol: float = EXACT_TOL, f32_tol: float = F32_TOL) -> CheckResult:
@@ -109,16 +126,9 @@ def check_layer(layer: Layer, in_shape, *, batch: int = 3, train: bool = False,
     fixed forward key. Returns a :class:`CheckResult`; never raises on a wrong gradient.
     """
     name = name or layer.name
-    key = jax.random.key(0) if key is None else key
-    k_init, k_x, k_dy, k_fwd = jax.random.split(key, 4)
     with jax.enable_x64(True):
-        params, state, out_shape = layer.init(k_init, tuple(in_shape))
-        params, state = _cast(params, jnp.float64), _cast(state, jnp.float64)
-        x = (jax.random.normal(k_x, (batch, *in_shape), jnp.float64) if x is None
-             else jnp.asarray(x, jnp.float64))
-        y = jax.eval_shape(lambda p, xx: layer.forward(p, state, xx, key=k_fwd, train=train)[0],
-                           params, x)
-        dy = jax.random.normal(k_dy, y.shape, jnp.float64)
+        params, state, x, dy, k_fwd = layer_inputs(layer, in_shape, batch=batch, train=train,
+                                                   key=key, x=x)
         manual, ref = _vjp_pair(layer, params, state, x, dy, jax.random.clone(k_fwd), train)
         exact, why = _safe_rel_error(manual, ref)
         detail = "" if exact <= exact_tol else f"manual vs jax.vjp {why}"

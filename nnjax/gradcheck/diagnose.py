@@ -334,3 +334,15 @@ def _find(model, params, state, x, key, target: str, prefix: str):
             return hit
         x, _, _ = child.forward(p, s, x, key=k, train=True)
     return None
+
+
+def diagnose_check(layer, in_shape, *, batch: int = 3, train: bool = False, key=None,
+                   x=None, name=None, curve: Optional[bool] = None) -> Diagnosis:
+    """:func:`diagnose_layer` at the inputs :func:`~nnjax.gradcheck.checks.check_layer`
+    uses (same key, same x and dy), whether or not the check fails (for figures)."""
+    from nnjax.gradcheck.checks import EXACT_TOL, layer_inputs
+    with jax.enable_x64(True):
+        params, state, x, dy, k = layer_inputs(layer, in_shape, batch=batch, train=train,
+                                               key=key, x=x)
+        return diagnose_layer(layer, params, state, x, dy, key=k, train=train,
+                              name=name, tol=EXACT_TOL, curve=curve)
