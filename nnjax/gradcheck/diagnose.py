@@ -211,7 +211,8 @@ def derivative_curve(layer, params, state, in_shape, key, train) -> Curve:
     flat = np.concatenate([probe, np.zeros(rows * per - probe.size)])
     xg = jnp.asarray(flat.reshape((rows, *in_shape)), jnp.float64)
     y = _forward_fn(layer, state, key, train)(params, xg)[0]
-    manual, ref = _vjp_pair(layer, params, state, xg, jnp.ones_like(y), key, train)
+    k = None if key is None else jax.random.clone(key)
+    manual, ref = _vjp_pair(layer, params, state, xg, jnp.ones_like(y), k, train)
     dm = _np(manual[1]).ravel()[:probe.size]
     da = _np(ref[1]).ravel()[:probe.size]
     yv = _np(y).ravel()[:probe.size]
