@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs
 
-.PHONY: venv demo test gradcheck bench clean
+.PHONY: venv demo test gradcheck docs bench clean
 
 $(BIN)/nnjax: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: venv $(VENV)/.torch
 
 gradcheck: venv
 	$(BIN)/nnjax gradcheck
+
+# The README's wrong-Swish example: its diagnosis text and docs/figures/swish_wrong.png.
+docs: venv
+	$(BIN)/python docs/gradcheck_example.py
 
 bench: venv $(VENV)/.torch
 	$(BIN)/python -m benchmarks

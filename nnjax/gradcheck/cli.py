@@ -13,8 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-WIDTH = 58
-HEADER = f"{'':6} {'name':{WIDTH}} {'exact (f64)':>12} {'finite diff':>11} {'float32 jit':>12}  ok"
+WIDTH = 58          # of the name column for the built-ins; a file's layers get what they need
 LEGEND = ("exact: max rel. error of the manual backward vs jax.vjp in float64 (≤ 1e-10);"
           " finite diff: jax.test_util.check_grads on the custom_vjp adapter;"
           " float32 jit: rel. error of the jitted float32 backward (≤ 1e-4).")
@@ -46,14 +45,18 @@ def parse_shape(text: str) -> tuple:
     return tuple(int(t) for t in parts)
 
 
-def _row(section, r) -> str:
-    return (f"{section:6} {r.name[:WIDTH]:{WIDTH}} {r.exact:12.1e}"
+def _header(width=WIDTH) -> str:
+    return f"{'':6} {'name':{width}} {'exact (f64)':>12} {'finite diff':>11} {'float32 jit':>12}  ok"
+
+
+def _row(section, r, width=WIDTH) -> str:
+    return (f"{section:6} {r.name[:width]:{width}} {r.exact:12.1e}"
             f" {'ok' if r.finite_diff else 'FAIL':>11} {r.float32:12.1e}  "
             f"{'PASS' if r.ok else 'FAIL'}")
 
 
-def _report(section, r, out) -> None:
-    print(_row(section, r), file=out, flush=True)
+def _report(section, r, out, width=WIDTH) -> None:
+    print(_row(section, r, width), file=out, flush=True)
     if r.detail:
         print(f"{'':6}   ↳ {r.detail}", file=out)
     if r.diagnosis is not None:
@@ -87,23 +90,24 @@ def check_file(target, in_shape=(5,), batch=3, train=False, plot=None, out=None)
             return _error(f"{name}: cannot run on input shape (batch={batch}, "
                           f"{', '.join(map(str, in_shape))}): {type(err).__name__}: {err}."
                           f" Give --in-shape (and --batch/--train) that fit the layer.")
-    print(HEADER, file=out)
-    print("-" * len(HEADER), file=out)
+    width = max(20, *(len(name) for name, _ in layers))
+    print(_header(width), file=out)
+    print("-" * len(_header(width)), file=out)
     failures = 0
     for name, layer in layers:
         try:
             r = check_layer(layer, in_shape, batch=batch, train=train, name=name)
         except Exception as err:  # the backward itself crashed
             failures += 1
-            print(f"{'layer':6} {name[:WIDTH]:{WIDTH}} {'':12} {'':11} {'':12}  FAIL", file=out)
+            print(f"{'layer':6} {name:{width}} {'':12} {'':11} {'':12}  FAIL", file=out)
             print(f"{'':6}   ↳ backward raised {type(err).__name__}: {err}", file=out)
             continue
         failures += not r.ok
-        _report("layer", r, out)
+        _report("layer", r, out, width)
         if plot:
             _plot(layer, name, in_shape, batch, train, r, _plot_path(plot, name, len(layers) > 1),
                   out)
-    return _footer(failures, out)
+    return _footer(failures, out, width)
 
 
 def _plot(layer, name, in_shape, batch, train, result, path, out) -> None:
@@ -114,8 +118,8 @@ def _plot(layer, name, in_shape, batch, train, result, path, out) -> None:
     print(f"{'':6}   figure: {plot_diagnosis(path, diagnosis)}", file=out)
 
 
-def _footer(failures, out) -> int:
-    print("-" * len(HEADER), file=out)
+def _footer(failures, out, width=WIDTH) -> int:
+    print("-" * len(_header(width)), file=out)
     print(LEGEND, file=out)
     print(f"{failures} failed" if failures else "all gradient checks passed", file=out)
     return 1 if failures else 0
@@ -130,8 +134,8 @@ def check_builtins(only=None, out=None) -> int:
     """Every built-in case whose name contains ``only``; the table; exit status."""
     from nnjax.gradcheck.cases import run_all
     out = out or sys.stdout
-    print(HEADER, file=out)
-    print("-" * len(HEADER), file=out)
+    print(_header(), file=out)
+    print("-" * len(_header()), file=out)
     failures = 0
     for section, r in run_all(only):
         failures += not r.ok
