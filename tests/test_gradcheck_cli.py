@@ -90,6 +90,32 @@ def test_bad_shape_argument_exits_2(capsys):
     assert exit_.value.code == 2 and "is not a shape" in capsys.readouterr().err
 
 
+KINK = '''
+import jax.numpy as jnp
+from nnjax import Layer
+
+
+def MaxReLU() -> Layer:
+    def init(key, in_shape):
+        return (), (), tuple(in_shape)
+
+    def forward(params, state, x, *, key=None, train=False):
+        return jnp.maximum(x, 0.0), state, x    # autodiff of max takes 1/2 at 0
+
+    def backward(params, x, dy):
+        return (), dy * (x > 0)
+
+    return Layer(init, forward, backward, name="MaxReLU")
+'''
+
+
+def test_a_passing_layer_with_another_convention_at_the_kink_gets_a_note(tmp_path, capsys):
+    assert main(["gradcheck", _write(tmp_path, KINK)]) == 0
+    out = capsys.readouterr().out
+    assert "note: the checks pass at random x" in out
+    assert "wrong only where x = 0 (the kink)" in out
+
+
 def test_builtins_still_checked_with_only(capsys):
     assert main(["gradcheck", "--only", "dropout(0.3)"]) == 0
     out = capsys.readouterr().out

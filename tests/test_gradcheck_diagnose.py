@@ -77,6 +77,10 @@ ZOO = [
     ("NaN at 0", _with_backward(Swish(False), lambda p, r, dy: (
         (), dy * (r[0] * r[1] / r[0] + r[0] * r[1] * (1 - r[1]))), "Swish0/0"),
      dict(in_shape=(5,), x=X_WITH_ZERO, batch=2), "dx", "manual is NaN/inf at 2 of 10 entries"),
+    ("NaN in saturation", _with_backward(L.Sigmoid(), lambda p, r, dy: (
+        (), dy * jnp.exp(-r[0]) / (1 + jnp.exp(-r[0])) ** 2), "Sigmoid(naive)"),
+     dict(in_shape=(3,), x=jnp.array([[-1000.0, 0.5, 3.0]]), batch=1), None,
+     "wrong only where x ≤ −1e+03 (saturation)"),
     ("missing term", Swish(True), dict(in_shape=(5,)), None, "manual − autodiff = x·σ(x)²"),
     ("missing term, two parts", _with_backward(TANH, lambda p, r, dy: ((), dy * (1 - r[1])),
                                                "Tanh(1−y)"), dict(in_shape=(7,)), None,

@@ -104,18 +104,26 @@ def check_file(target, in_shape=(5,), batch=3, train=False, plot=None, out=None)
             continue
         failures += not r.ok
         _report("layer", r, out, width)
+        diagnosis = r.diagnosis or _grid_note(layer, name, in_shape, batch, train, out)
         if plot:
-            _plot(layer, name, in_shape, batch, train, r, _plot_path(plot, name, len(layers) > 1),
-                  out)
+            from nnjax.gradcheck.figures import plot_diagnosis
+            path = plot_diagnosis(_plot_path(plot, name, len(layers) > 1), diagnosis)
+            print(f"{'':6}   figure: {path}", file=out)
     return _footer(failures, out, width)
 
 
-def _plot(layer, name, in_shape, batch, train, result, path, out) -> None:
+def _grid_note(layer, name, in_shape, batch, train, out):
+    """Diagnose a layer that passed; print what its derivative on the grid shows (a kink
+    where autodiff takes another convention, NaN in saturation) — a note, not a failure."""
     from nnjax.gradcheck.diagnose import diagnose_check
-    from nnjax.gradcheck.figures import plot_diagnosis
-    diagnosis = result.diagnosis or diagnose_check(layer, in_shape, batch=batch, train=train,
-                                                   name=name)
-    print(f"{'':6}   figure: {plot_diagnosis(path, diagnosis)}", file=out)
+    from nnjax.gradcheck.report import GRID
+    diagnosis = diagnose_check(layer, in_shape, batch=batch, train=train, name=name)
+    if diagnosis.curve is not None and diagnosis.curve.findings:
+        print(f"{'':6}   ↳ note: the checks pass at random x, but the derivative at dy = 1 on"
+              f" x ∈ [{GRID[0]:g}, {GRID[-1]:g}] (and ±20, ±50, ±1000) differs:", file=out)
+        for f in diagnosis.curve.findings:
+            print(f"{'':6}     → {f}", file=out)
+    return diagnosis
 
 
 def _footer(failures, out, width=WIDTH) -> int:

@@ -159,7 +159,8 @@ def region(bad, x) -> Optional[str]:
     regions = [("x < 0", x < 0), ("x ≤ 0", x <= 0), ("x > 0", x > 0), ("x ≥ 0", x >= 0),
                ("x = 0 (the kink)", x == 0)]
     for t in np.unique(np.abs(x))[1:]:
-        regions.append((f"|x| ≥ {t:.3g} (saturation)", np.abs(x) >= t))
+        regions += [(f"|x| ≥ {t:.3g} (saturation)", np.abs(x) >= t),
+                    (f"x ≤ −{t:.3g} (saturation)", x <= -t), (f"x ≥ {t:.3g} (saturation)", x >= t)]
     for label, mask in regions:
         if np.array_equal(mask, bad):
             return f"wrong only where {label}: {n_bad} of {bad.size} entries, right elsewhere"
