@@ -173,3 +173,15 @@ def test_region_and_missing_term_need_an_exact_pattern():
     noise = np.random.default_rng(0).normal(size=x.size)
     assert mistakes.missing_term(noise, x) is None       # no simple function fits noise
     assert mistakes.missing_term(3 * x ** 2, x).startswith("manual − autodiff = 3·x²")
+
+
+def test_verify_objective_diagnoses_a_wrong_loss_gradient():
+    from nnjax.gradcheck.checks import verify_objective
+    model = L.Sequential(L.Linear(4), L.Tanh(), L.Linear(3))
+    params, state, _ = model.init(jax.random.key(0), (5,))
+    x = jax.random.normal(jax.random.key(1), (6, 5))
+    target = jax.random.normal(jax.random.key(2), (6, 3))
+    bad = losses.mse._replace(grad=lambda p, t: -losses.mse.grad(p, t), name="mse(−)")
+    check = verify_objective(model, bad, params, state, x, target)
+    assert not check.ok and check.worst == "objective"
+    assert "loss mse(−)" in check.explain() and "the sign is flipped" in check.explain()

@@ -12,11 +12,16 @@ Three independent checks for a layer (``check_layer``) or a loss (``check_loss``
 ``verify_objective`` checks a whole training objective (model + loss + penalties) and
 names the layer at fault; the training engine runs it before a sweep.
 
+When a check fails, the result carries a :class:`~nnjax.gradcheck.report.Diagnosis`
+(``result.diagnosis``; ``result.explain()`` prints it): for ``dx`` and each parameter the
+worst entries (index, input, manual, autodiff, finite difference, relative error) and the
+mistake named when the numbers show one (:mod:`nnjax.gradcheck.mistakes`).
+
 Example (a user's own layer)::
 
     >>> from nnjax.gradcheck.checks import check_layer
     >>> result = check_layer(MySquare(), (3,))     # doctest: +SKIP
-    >>> assert result.ok, result.detail
+    >>> assert result.ok, result.explain()
 """
 from __future__ import annotations
 
