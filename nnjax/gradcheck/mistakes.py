@@ -108,8 +108,11 @@ def constant_factor(m, a, counts: Mapping[str, int] = ()) -> Optional[str]:
     elif label:
         n = text.split("/")[-1].lstrip("−")
         hint = f"a 1/N too few or too many, N = {n} ({label}): a sum vs a mean"
+    elif text.lstrip("−") in ("2", "1/2"):
+        hint = ("a factor 2 too many or too few (the 2 of d(x²)/dx = 2x, a ½ in the loss)"
+                + ("; and the sign is flipped" if text.startswith("−") else ""))
     else:
-        hint = "a constant factor (the ×2 of a square, a sign, a mean vs a sum)"
+        hint = "a constant factor (a scale, a learning-rate-like constant, a mean vs a sum)"
     return f"manual = {text} × autodiff everywhere: {hint}"
 
 
