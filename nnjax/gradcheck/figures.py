@@ -50,6 +50,12 @@ def plot_derivative(path, diagnosis) -> Path:
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1))
     top.plot(x, da, color="black", lw=2.2, label="autodiff (jax.vjp of the forward)")
     top.plot(x, dm, color=PALETTE[3], lw=1.6, ls="--", label="manual backward")
+    bad = np.abs(dm - da) > 1e-6 * max(float(np.max(np.abs(da), initial=0.0)), 1e-300)
+    bad |= np.isnan(dm) != np.isnan(da)
+    if 0 < bad.sum() <= 40:         # a few points (a kink): mark both values there
+        top.scatter(x[bad], da[bad], s=30, color="black", zorder=3)
+        top.scatter(x[bad], dm[bad], s=40, facecolors="none", edgecolors=PALETTE[3],
+                    zorder=3, label="where they differ")
     top.axhline(0, color="0.8", lw=0.8, zorder=0)
     top.axvline(0, color="0.8", lw=0.8, zorder=0)
     top.set_ylabel("dy/dx  (dy = 1)")

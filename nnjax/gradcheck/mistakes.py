@@ -166,7 +166,11 @@ def region(bad, x) -> Optional[str]:
                     (f"x ≤ −{t:.3g} (saturation)", x <= -t), (f"x ≥ {t:.3g} (saturation)", x >= t)]
     for label, mask in regions:
         if np.array_equal(mask, bad):
-            return f"wrong only where {label}: {n_bad} of {bad.size} entries, right elsewhere"
+            kink = ("; the derivative at a kink is a convention (jax.grad of jnp.maximum takes"
+                    " ½ there, of jnp.where the branch taken): pick one on purpose"
+                    if label.startswith("x = 0") else "")
+            return (f"wrong only where {label}: {n_bad} of {bad.size} entries, right"
+                    f" elsewhere{kink}")
     if 2 * n_bad > bad.size:          # wrong nearly everywhere: no region to name
         return None
     lo, hi = float(x[bad].min()), float(x[bad].max())
