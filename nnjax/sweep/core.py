@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 import numpy as np
 
 from nnjax.analysis import stats
+from nnjax.train import validate
 from nnjax.train.runs import Runs, make_runs
 
 
@@ -120,6 +121,7 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
     from nnjax.results import ResultStore, run_grid, save_checkpoint
     from nnjax.train import fit
 
+    validate.hyper.grid(grid)
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     kwargs = dict(fit_kwargs or {})
 

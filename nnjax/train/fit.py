@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax.train import program as epoch_lib
+from nnjax.train import program as epoch_lib, validate
 from nnjax.train.config import TrainConfig, config_dict
 from nnjax.train.evaluate import evaluate, index_batches, is_classification
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
@@ -114,6 +114,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         epochs, and a matching checkpoint found there is resumed from.
     """
     runs = as_runs(runs)
+    validate.fit_args(model, config, runs, train, val, test, chunk_size, checkpoint_every)
     x, y = _xy(train, "train")
     xv, yv = _xy(val, "val")
     xt, yt = _xy(test, "test")
