@@ -78,6 +78,11 @@ def fit_args(model, config, runs, train, val=None, test=None, chunk_size=None,
     xa = data.inputs(x, "fit: train inputs (x)")
     out, _ = data.model_output_shape(model, xa.shape[1:], "fit")
     _check_split("fit", "train", config, out, None, y, xa=xa)
+    n = xa.shape[0] - (xa.shape[0] // runs.n_folds if runs.fold is not None else 0)
+    if config.batch_size > n:
+        raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n} training examples"
+                         f"{' of each fold' if runs.fold is not None else ''}. Fix:"
+                         f" TrainConfig(batch_size=...) ≤ {n}, or more data.")
     for name, split in (("val", val), ("test", test)):
         if split is not None:
             _check_split("fit", name, config, out, *_split("fit", name, split), xa.shape[1:])
