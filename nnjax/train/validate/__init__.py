@@ -21,6 +21,7 @@ Example::
     >>> from nnjax.train import TrainConfig, fit
     >>> x = np.zeros((8, 4), np.float32)
     >>> fit(L.Sequential(L.Linear(3)), TrainConfig(batch_size=4), (x, np.arange(8)))
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ValueError: fit: train labels (y): 5 labels lie outside [0, 3) for a model with 3 outputs ...
 """

@@ -57,10 +57,11 @@ def is_int(v) -> bool:
 
 def real(owner: str, name: str, value) -> float:
     """``value`` as a finite float, else TypeError/ValueError naming ``owner.name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+    arr = None if isinstance(value, (str, bytes)) else np.asarray(value)   # NumPy/JAX scalars too
+    if arr is None or arr.shape != () or arr.dtype.kind not in "iuf":
         raise TypeError(f"{owner}: {name} must be a real number, got {value!r}"
                         f" ({type(value).__name__}).")
-    v = float(value)
+    v = float(arr)
     if not math.isfinite(v):
         allowed = RULES[name].allowed if name in RULES else "finite values"
         raise ValueError(f"{owner}: {name}={value!r} is not finite; allowed: {allowed}."
@@ -112,8 +113,8 @@ def config(cfg) -> None:
                             f" {getattr(cfg, name)!r}.")
     for name in ("learning_rate", "momentum", "weight_decay", "noise_std", "b1", "b2", "eps"):
         value = getattr(cfg, name, None)
-        if value is None or callable(value):      # e.g. a schedule: checked where it is built
-            continue
+        if (value is None and name != "learning_rate") or callable(value):
+            continue                    # optional, or a schedule: checked where it is built
         number("TrainConfig", name, value)
     integer("TrainConfig", "shuffle_seed", cfg.shuffle_seed)
 
