@@ -84,17 +84,17 @@ def check_finite(arr: np.ndarray, where: str) -> None:
     first = int(np.flatnonzero(bad.any(axis=1))[0])
     value = arr.reshape(arr.shape[0], -1)[first][bad[first]][0] if arr.ndim else arr.item()
     raise ValueError(f"{where} holds {count} non-finite value{'s' * (count > 1)} (NaN or ±inf),"
-                     f" first in example {first} ({value}); expected finite numbers. Fix: drop or"
-                     " impute those examples (e.g. np.nan_to_num, or keep np.isfinite(x).all(axis"
-                     "=tuple(range(1, x.ndim))) rows).")
+                     f" first in example {first} ({value}); expected finite numbers. Fix: drop"
+                     " those examples (keep = np.isfinite(x).reshape(len(x), -1).all(axis=1);"
+                     " x, y = x[keep], y[keep]) or impute them (np.nan_to_num).")
 
 
 def _range(arr, lo, hi, where, what, fix):
-    """Refuse values outside [lo, hi] (hi=None: [lo, ∞))."""
+    """Refuse values outside [lo, hi] (``arr`` is finite)."""
     amin, amax = arr.min(), arr.max()
-    if amin >= lo and (hi is None or amax <= hi):
+    if amin >= lo and amax <= hi:
         return
-    bad = (arr < lo) | (arr > hi) if hi is not None else arr < lo
+    bad = (arr < lo) | (arr > hi)
     flat = bad.reshape(bad.shape[0], -1).any(axis=1)
     first = int(np.flatnonzero(flat)[0])
     raise ValueError(f"{where} has {int(bad.sum())} {what} outside [{lo}, {hi}] (found values in"
