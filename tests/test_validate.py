@@ -309,3 +309,19 @@ def test_the_compile_counter_sees_compilations_and_valid_edges_pass():
     validate.fit_args(MODELS[F], ae, make_runs(1), np.linspace(0, 1, 4 * F).reshape(4, F))
     refused(lambda: validate.fit_args(MODELS[2], ae, make_runs(1), np.zeros((4, F))),
             "target='input'", "model outputs (2,)")
+
+
+def test_the_issues_table_on_the_8x8_digits():
+    """The inputs a new user tried (issue 18): each now stops before training, saying why."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x, y = (d.data / 16).astype(np.float32), d.target.astype(np.int32)
+    model = L.Sequential(L.Linear(32), L.ReLU(), L.Linear(10))
+    cfg = TrainConfig(epochs=1)
+    refused(lambda: fit(model, cfg, (x, y + 5)), "[5, 14]", "outside [0, 10)")
+    nan = x.copy()
+    nan[7, 3] = np.nan
+    refused(lambda: fit(model, cfg, (nan, y)), "train inputs", "1 non-finite", "example 7")
+    refused(lambda: fit(model, cfg, (x, y + 0.5)), "integer class indices", "0.5")
+    refused(lambda: fit(model, cfg, (x, y[:, None])), "y.reshape(-1)")
+    refused(lambda: make_runs(2, learning_rate=[-1.0]), "learning_rate=-1.0", "(0, ∞)")

@@ -189,9 +189,11 @@ def _xent_targets(arr, out_shape, where):
                 f" y - y.min()), or give the last layer {hi + 1} outputs.")
         return None
     if arr.shape[1:] != (k,):
+        column = arr.shape[1:] == (1,) and jnp.issubdtype(arr.dtype, jnp.integer)
         raise ValueError(f"{where} has shape {arr.shape}; softmax cross-entropy with {k} outputs"
                          f" expects integer labels ({arr.shape[0]},) or probability rows"
-                         f" ({arr.shape[0]}, {k}).")
+                         f" ({arr.shape[0]}, {k})."
+                         + (" Fix: a column of labels, y.reshape(-1)." if column else ""))
     check_finite(arr, where)
     _range(arr, 0, 1, where, "target probabilities", "One-hot / soft targets are probabilities.")
     sums = arr.sum(axis=1, dtype=np.float64)
