@@ -1,8 +1,6 @@
 """Inverted dropout."""
 from __future__ import annotations
 
-import numbers
-
 import jax
 
 from nnjax.layer import Layer
@@ -15,8 +13,7 @@ def Dropout(rate: float, *, name: str = "Dropout") -> Layer:
     ``dx = dy ⊙ m / (1 − rate)``. Eval (``train=False``): identity, ``dx = dy``.
     Shapes: any (N, ...) → same.
     """
-    if (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
-            or not 0.0 <= rate < 1.0):
+    if not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
         raise ValueError(f"{name}: rate is the drop probability and must lie in [0, 1), got {rate!r}.")
     rate = float(rate)
     label = f"{name}({rate:g})"

@@ -42,6 +42,7 @@ RULES = {
                      warn=lambda v: v < 0),
     "noise_std": Rule(lambda v: v >= 0, "[0, ∞)", "σ is a standard deviation; 0 = no noise"),
     "l1": Rule(lambda v: v >= 0, "[0, ∞)", "λ is a penalty strength; 0 = no penalty"),
+    "dropout": Rule(lambda v: 0 <= v < 1, "[0, 1)", "a drop probability; 0 = no dropout"),
     "b1": Rule(lambda v: 0 <= v < 1, "[0, 1)", "Adam's default is 0.9"),
     "b2": Rule(lambda v: 0 <= v < 1, "[0, 1)", "Adam's default is 0.999"),
     "eps": Rule(lambda v: v > 0, "(0, ∞)", "Adam's default is 1e-8"),
@@ -90,6 +91,20 @@ def number(owner: str, name: str, value) -> float:
     return v
 
 
+PLAIN = (str, bytes, bool, np.bool_, list, tuple, dict, set, type(None))
+
+
+def _number_like(value) -> bool:
+    """A Python/NumPy/JAX real scalar (not a bool)."""
+    if isinstance(value, PLAIN):
+        return False
+    try:
+        arr = np.asarray(value)
+    except Exception:                                 # noqa: BLE001 - any object that is no array
+        return False
+    return arr.shape == () and arr.dtype.kind in "iuf"
+
+
 def positive_int(owner: str, name: str, value, *, optional: bool = False) -> None:
     if optional and value is None:
         return
@@ -113,8 +128,10 @@ def config(cfg) -> None:
                             f" {getattr(cfg, name)!r}.")
     for name in ("learning_rate", "momentum", "weight_decay", "noise_std", "b1", "b2", "eps"):
         value = getattr(cfg, name, None)
-        if (value is None and name != "learning_rate") or callable(value):
-            continue                    # optional, or a schedule: checked where it is built
+        if value is None and name != "learning_rate":
+            continue                                  # an optional number left unset
+        if not _number_like(value) and not isinstance(value, PLAIN):
+            continue               # a schedule or another object: its own class checks it
         number("TrainConfig", name, value)
     integer("TrainConfig", "shuffle_seed", cfg.shuffle_seed)
 
@@ -170,13 +187,10 @@ def folds(owner: str, value) -> None:
 
 def runs_args(seed_arg, n_folds, fold_seed, hyper: dict) -> None:
     """:func:`~nnjax.train.runs.make_runs`' arguments."""
-    from nnjax.train.optim import HYPER_NAMES
     seeds("make_runs", seed_arg)
     folds("make_runs", n_folds)
     integer("make_runs", "fold_seed", fold_seed)
-    for name, values in hyper.items():
-        if name not in HYPER_NAMES:
-            continue                     # make_runs names the vmappable ones
+    for name, values in hyper.items():            # known names: their range; others: finite
         if isinstance(values, (str, bytes)):
             raise TypeError(f"make_runs: {name}={values!r} must be numbers, not a string.")
         vals = list(np.ravel(np.asarray(values, dtype=object)))
@@ -200,9 +214,10 @@ def runs(owner: str, r) -> None:
                          " in [0, 2**32).")
     for name, v in r.hyper.items():
         v = np.asarray(v, np.float64)
-        if name not in RULES:
-            continue
-        bad = np.flatnonzero(~np.isfinite(v) | ~np.vectorize(RULES[name].ok, otypes=[bool])(v))
+        bad = ~np.isfinite(v)
+        if name in RULES:
+            bad |= ~np.vectorize(RULES[name].ok, otypes=[bool])(v)
+        bad = np.flatnonzero(bad)
         if bad.size:
             number(owner, name, v[bad[0]].item())          # raises with the message
 
