@@ -29,12 +29,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax.train import program as epoch_lib, validate
+from nnjax.train import program as epoch_lib
 from nnjax.train.config import TrainConfig, config_dict
 from nnjax.train.evaluate import evaluate, index_batches, is_classification
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
 from nnjax.train.program import RunSpec, Shared
 from nnjax.train.progress import Progress
+from nnjax.train import validate
 from nnjax.train.result import FitResult
 from nnjax.train.runs import Runs, as_runs, hyper_arrays, keys as run_keys, kfold, select
 
