@@ -118,10 +118,10 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
       One record per point, in grid order, as read back from the store (lists, not
       arrays: ``np.asarray(record["history"]["val_loss"])``).
     """
+    validate.hyper.grid(grid)
     from nnjax.results import ResultStore, run_grid, save_checkpoint
     from nnjax.train import fit
 
-    validate.hyper.grid(grid)
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     kwargs = dict(fit_kwargs or {})
 
