@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnjax.layer import Layer
-from nnjax.train import validate
 from nnjax.train.parallel import RunMapper, make_mesh, pad_runs
+from nnjax.train import validate
 
 
 def index_batches(n: int, batch: int) -> tuple:
