@@ -26,6 +26,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 import numpy as np
 
 from nnjax.analysis import stats
+from nnjax.train import validate
 from nnjax.train.runs import Runs, make_runs
 
 
@@ -117,6 +118,7 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
       One record per point, in grid order, as read back from the store (lists, not
       arrays: ``np.asarray(record["history"]["val_loss"])``).
     """
+    validate.hyper.grid(grid)
     from nnjax.results import ResultStore, run_grid, save_checkpoint
     from nnjax.train import fit
 

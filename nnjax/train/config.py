@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from nnjax import losses
+from nnjax.train import validate
 from nnjax.train.early_stopping import EarlyStopping
 from nnjax.losses import Loss
 
@@ -101,6 +102,7 @@ class TrainConfig:
             raise TypeError("TrainConfig.early_stopping must be an EarlyStopping or None.")
         if self.val_noise and self.noise is None:
             raise ValueError("TrainConfig.val_noise=True needs a noise function (noise=...).")
+        validate.hyper.config(self)
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed."""

@@ -27,6 +27,8 @@ from typing import Any, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from nnjax.train import validate
+
 
 @dataclass(frozen=True)
 class EarlyStopping:
@@ -61,6 +63,7 @@ class EarlyStopping:
                 raise ValueError(f"EarlyStopping.{name} must be a positive int or None, got {v!r}.")
         if not self.min_delta >= 0:
             raise ValueError(f"EarlyStopping.min_delta must be ≥ 0, got {self.min_delta!r}.")
+        validate.hyper.early_stopping(self)
 
     @property
     def sign(self) -> float:

@@ -35,6 +35,7 @@ from nnjax.train.evaluate import evaluate, index_batches, is_classification
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
 from nnjax.train.program import RunSpec, Shared
 from nnjax.train.progress import Progress
+from nnjax.train import validate
 from nnjax.train.result import FitResult
 from nnjax.train.runs import Runs, as_runs, hyper_arrays, keys as run_keys, kfold, select
 
@@ -114,6 +115,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         epochs, and a matching checkpoint found there is resumed from.
     """
     runs = as_runs(runs)
+    validate.fit_args(model, config, runs, train, val, test, chunk_size, checkpoint_every)
     x, y = _xy(train, "train")
     xv, yv = _xy(val, "val")
     xt, yt = _xy(test, "test")
