@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from experiments import ae_grid, ae_latent, denoising
-from experiments.base import run_study
-from experiments.report import write_report
+from nnjax.study import run_study
+from nnjax.study import write_report
 from nnjax.results import read_json
 
 
@@ -66,5 +66,5 @@ def test_tiny_presets_run_and_report(tmp_path):
 
     text = write_report(tmp_path).read_text()
     for study in (ae_grid.STUDY, ae_latent.STUDY, denoising.STUDY):
-        assert f"`{study.name}`, seed 001" in text
+        assert f"`{study.name}`, “Neural Networks” report" in text
     assert "0.8 + 0.2·accuracy" in text and "0.9619" in text and "0.037" in text
