@@ -1,6 +1,8 @@
 """The studies nnjax reproduces: one file each (``STUDY = nnjax.study.Study(...)``), found
 by path by :mod:`nnjax.studies`; files starting with ``_`` hold their shared helpers."""
 
+from nnjax import study
+
 # report order: the first report's studies, then the second's, third's, fourth's
 ORDER = (
     "linear_regression", "linear_classification", "xor", "mnist_mlp", "mnist_sweeps",
@@ -29,13 +31,4 @@ CITATIONS = """The four source reports these studies reproduce (titles and autho
   noise, latent space).
 """
 
-REPORT_INTRO = """# nnjax reproduction report
-
-Built by `nnjax report` from the results in this folder ({when}). Each section shows
-our numbers (IQM over seeds, quartiles, 95% stratified-bootstrap CI of the IQM) beside
-the published ones, the figures, and the known faults of the original code that
-explain a difference. IQM is the 25% trimmed mean (for 15 runs: the middle 9).
-Every model was gradient-checked (manual backward against `jax.grad`, float64) before
-training.
-
-""" + CITATIONS.replace("{", "{{").replace("}", "}}")
+REPORT_INTRO = study.REPORT_INTRO + "\n" + CITATIONS.replace("{", "{{").replace("}", "}}")

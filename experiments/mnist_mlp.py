@@ -127,8 +127,9 @@ def report(r: dict) -> str:
         "",
         f"Timing of the training call: {t['wall_seconds']:.1f} s wall ({t['cpu_seconds']:.1f} s"
         f" CPU; wall depends on how busy the shared machine was) for all {n} seeds; first call"
-        f" (compile + 1 epoch) {t['first_call_seconds']:.1f} s, then {t['seconds_per_epoch']:.2f} s"
-        " per epoch for all seeds together."
+        f" (compile + 1 epoch) {t['first_call_seconds']:.1f} s"
+        + ("" if t["seconds_per_epoch"] is None else
+           f", then {t['seconds_per_epoch']:.2f} s per epoch for all seeds together") + "."
         f" Gradient check before training: {check_text(r['gradcheck'])}.",
         "",
         "Figures: loss and accuracy curves (IQM over seeds, IQR band; the training numbers"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from nnjax import studies as finder
 from nnjax.results import read_json
-from nnjax.study import StudyError, headline_lines, run_study, write_report
+from nnjax.study import (StudyError, headline_lines, resolve_settings, run_study,
+                         write_report)
 
 
 def _user_errors():
@@ -63,6 +64,7 @@ def _run(args) -> int:
         preset = args.preset or study.default_preset
         if preset not in study.presets and args.name == "all":
             preset = study.default_preset
+        resolve_settings(study, preset, args.seeds, args.epochs)     # a mistake: before any output
         print(f"== {study.name} (preset {preset})", flush=True)
         path = run_study(study, Path(args.out), preset, seeds=args.seeds, epochs=args.epochs,
                          data_dir=args.data_dir, progress=False if args.no_progress else None,
