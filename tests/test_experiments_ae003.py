@@ -1,4 +1,4 @@
-"""Seed 003's studies (ae-projected, ae-regularisation, ae-denoise-gauss) on the 8×8 digits."""
+"""The third source report's studies (ae-projected, ae-regularisation, ae-denoise-gauss) on the 8×8 digits."""
 import math
 
 import numpy as np

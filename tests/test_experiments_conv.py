@@ -1,4 +1,4 @@
-"""Seed 004's studies (conv-ae, noise-robustness, latent-pca) on the tiny preset."""
+"""The fourth source report's studies (conv-ae, noise-robustness, latent-pca) on the tiny preset."""
 import json
 
 import numpy as np
@@ -18,7 +18,7 @@ def _check(path, figures):
     return r
 
 
-def test_seed004_studies_tiny(tmp_path):
+def test_conv_studies_tiny(tmp_path):
     r = _check(run_study(conv_ae.STUDY, tmp_path, "tiny", tiny=True),
                ["grid_val_curves.png", "grid_heatmap.png", "mse_vs_code.png",
                 "final_train_loss.png", "final_test_mse.png"])

@@ -1,4 +1,4 @@
-"""Seed 002's studies (fmnist-ae, fmnist-ffnn) run end to end on the 8×8 digits stand-in."""
+"""The second source report's studies (fmnist-ae, fmnist-ffnn) run end to end on the 8×8 digits stand-in."""
 import numpy as np
 import pytest
 

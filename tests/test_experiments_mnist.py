@@ -1,4 +1,4 @@
-"""Seed 001's MNIST classifier studies (mnist-mlp, mnist-sweeps) on the 8×8 digits."""
+"""The first source report's MNIST classifier studies (mnist-mlp, mnist-sweeps) on the 8×8 digits."""
 import pytest
 
 from experiments import mnist_mlp, mnist_sweeps

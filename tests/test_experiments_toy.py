@@ -1,4 +1,4 @@
-"""Seed 001's toy studies (linear regression, linear classification, XOR): the tiny
+"""The first source report's toy studies (linear regression, linear classification, XOR): the tiny
 presets run end to end, write their results and figures, and render a report section."""
 import json
 
