@@ -20,12 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_data = None
     if add_data is not None:
         add_data(sub)
-    try:
-        from experiments.cli import add_subparsers as add_experiments
-    except ImportError:  # pragma: no cover
-        add_experiments = None
-    if add_experiments is not None:
-        add_experiments(sub)
+    from nnjax.study_cli import add_subparsers as add_studies
+    add_studies(sub)
     return parser
 
 

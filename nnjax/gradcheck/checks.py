@@ -248,7 +248,7 @@ def verify_objective(model: Layer, loss: Loss, params, state, x, target, *, key=
     each ``backward`` with ``jax.vjp``; the layer with the largest error is named. All of
     it is one jitted float64 program, compiled at XLA backend optimisation level 0 (the
     batch is small; eager op-by-op execution took 4× longer: 5.6 s → 1.4 s for the MNIST
-    MLP, 22 s → 8.8 s for seed 004's conv autoencoder, on a busy 2-core CPU).
+    MLP, 22 s → 8.8 s for the ``conv-ae`` study's autoencoder, on a busy 2-core CPU).
     """
     with jax.enable_x64(True):
         params, state = _cast(params, jnp.float64), _cast(state, jnp.float64)

@@ -9,13 +9,13 @@ returns a :class:`Problem` (model, config, data); :func:`sweep` trains all its r
 :func:`nnjax.results.run_grid`. Re-running skips finished points, so an interruption
 loses at most the point in flight.
 
-Example (seed 004's grid search: 3 lr × 3 wd × 3 folds, per code size)::
+Example (a grid search: 3 lr × 3 wd × 3 folds, per code size)::
 
     >>> grid = Grid(static={"code": [4, 8, 16, 32]},
     ...             vmapped={"learning_rate": [1e-2, 1e-3, 1e-4],
     ...                      "weight_decay": [1e-3, 1e-4, 1e-5]}, folds=3)
     >>> records = sweep(lambda p: Problem(conv_ae(p["code"]), cfg, train),   # doctest: +SKIP
-    ...                 grid, "runs/seed004-grid")
+    ...                 grid, "runs/conv-grid")
 """
 from __future__ import annotations
 
@@ -55,13 +55,18 @@ class Grid:
 
 
 class Problem(NamedTuple):
-    """What ``build(point)`` returns: a model, its TrainConfig and the data splits."""
+    """What ``build(point)`` returns: a model, its TrainConfig and the data splits;
+    optionally ``fit_kwargs`` for this point only (e.g. ``verify=False``, ``checkpoint``)
+    and ``analyse(result) -> dict``, a measurement of the trained runs (codes, PSNR...)
+    stored in the point's record under ``"analysis"``."""
 
     model: Any
     config: Any
     train: Any
     val: Any = None
     test: Any = None
+    fit_kwargs: Optional[Mapping] = None
+    analyse: Optional[Callable] = None
 
 
 def point_key(name: str, point: Mapping) -> str:
@@ -128,11 +133,14 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
     def run_one(point):
         problem = build(dict(point))
         result = fit(problem.model, problem.config, problem.train, problem.val, problem.test,
-                     runs=grid.runs(), **kwargs)
+                     runs=grid.runs(), **{**kwargs, **(problem.fit_kwargs or {})})
         if save_params:
             save_checkpoint(params_path(store, point_key(name, point)),
                             {"params": result.params, "model_state": result.model_state})
-        return make_record(name, point, result, grid)
+        record = make_record(name, point, result, grid)
+        if problem.analyse is not None:
+            record["analysis"] = problem.analyse(result)
+        return record
 
     items = [(point_key(name, p), p) for p in grid.points()]
     return run_grid(store, items, run_one, on_skip=on_skip)

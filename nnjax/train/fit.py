@@ -6,7 +6,7 @@ the jitted program (``config.epochs_per_call`` epochs each: a ``lax.scan`` over
 minibatches per epoch, vmapped/chunked/sharded over runs). Between calls it draws the
 progress bar, writes checkpoints and ends when every run has stopped.
 
-Example (seed 001's MNIST MLP, 15 seeds)::
+Example (an MNIST MLP, 15 seeds)::
 
     >>> from nnjax import layers as L, data
     >>> from nnjax.train import TrainConfig, fit

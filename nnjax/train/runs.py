@@ -5,7 +5,7 @@ arrays (the vmapped axis); :func:`kfold` gives randomised k-fold index sets; :fu
 derives each run's PRNG keys from its seed only (never from its position), so results
 do not depend on how runs are batched, chunked or sharded.
 
-Example (seed 004's grid: 3 learning rates × 3 weight decays × 3 folds, one seed)::
+Example (a grid: 3 learning rates × 3 weight decays × 3 folds, one seed)::
 
     >>> runs = make_runs(seeds=[0], folds=3, learning_rate=[1e-2, 1e-3, 1e-4],
     ...                  weight_decay=[1e-3, 1e-4, 1e-5])
