@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="only cases whose name contains this text")
     p.set_defaults(func=_gradcheck)
 
+    from nnjax.sweep.cli import add_subparser as add_sweep
+    add_sweep(sub)
     try:
         from nnjax.data.cli import add_subparser as add_data
     except ImportError:  # pragma: no cover

@@ -10,18 +10,19 @@ from nnjax import layers as L
 ACTIVATIONS = {"relu": L.ReLU, "tanh": L.Tanh, "sigmoid": L.Sigmoid, "leaky_relu": L.LeakyReLU}
 
 
-def activation(name: str) -> L.Layer:
+def activation_layer(name: str) -> L.Layer:
+    """The activation layer called ``name`` (one of :data:`ACTIVATIONS`)."""
     try:
         return ACTIVATIONS[name.lower()]()
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
 
 
-def mlp(hidden: Sequence[int], n_out: int, act: str = "relu") -> L.Layer:
-    """Flatten → [Linear(h) → act]* → Linear(n_out) (logits). Seed 001: hidden (64, 32)."""
+def mlp(hidden: Sequence[int], n_out: int, activation: str = "relu") -> L.Layer:
+    """Flatten → [Linear(h) → activation]* → Linear(n_out) (logits). Seed 001: hidden (64, 32)."""
     stack = [L.Flatten()]
     for h in hidden:
-        stack += [L.Linear(h), activation(act)]
+        stack += [L.Linear(h), activation_layer(activation)]
     return L.Sequential(*stack, L.Linear(n_out))
 
 
@@ -33,11 +34,11 @@ def seed001_widths(latent: int, depth: int, in_dim: int = 784) -> list[int]:
     return [in_dim] + widths + [latent] + widths[::-1] + [in_dim]
 
 
-def dense_autoencoder(widths: Sequence[int], *, act: str = "relu", logits: bool = False,
+def dense_autoencoder(widths: Sequence[int], *, activation: str = "relu", logits: bool = False,
                       code_layers: Sequence[L.Layer] = ()) -> L.Layer:
     """Dense autoencoder over ``widths = [D, h1, ..., code, ..., h1, D]``.
 
-    ``act`` after every Linear except the last; the last is followed by a Sigmoid unless
+    ``activation`` after every Linear except the last; the last is followed by a Sigmoid unless
     ``logits=True`` (train with BCE on logits, evaluate ``sigmoid(output)``). The code
     (after the middle Linear's activation) can be followed by ``code_layers`` (e.g.
     ``ActivityL1``, ``Dropout``). Input (N, D) or images (N, H, W, 1) (flattened first;
@@ -49,7 +50,7 @@ def dense_autoencoder(widths: Sequence[int], *, act: str = "relu", logits: bool 
     for i, w in enumerate(widths[1:], start=1):
         stack.append(L.Linear(w))
         if i < len(widths) - 1:
-            stack.append(activation(act))
+            stack.append(activation_layer(activation))
         if i == mid:
             stack.extend(code_layers)
     if not logits:
