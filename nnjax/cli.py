@@ -30,6 +30,8 @@ def _gradcheck(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnjax", description="Neural networks from first principles in JAX.")
+    from nnjax import __version__
+    parser.add_argument("--version", action="version", version=f"nnjax {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("gradcheck", help="check every built-in layer, loss and model's backward")

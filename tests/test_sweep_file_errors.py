@@ -93,3 +93,23 @@ def test_good_file_is_accepted_and_describes_its_settings(tmp_path):
     import jax
     _, _, out_shape = spec.model({"hidden": [8]}).init(jax.random.key(0), (8, 8, 1))
     assert tuple(out_shape) == (10,)                   # n_out filled from the data's classes
+
+
+def test_users_builder_beside_the_file_is_found(tmp_path, monkeypatch):
+    from nnjax.sweep.file import load
+    monkeypatch.chdir("/")
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    (tmp_path / "my_nets.py").write_text(
+        "from nnjax import layers as L\n"
+        "def wide(width, depth=1):\n"
+        "    return L.Sequential(L.Flatten(), *[L.Linear(width) for _ in range(depth)],"
+        " L.Linear(10))\n")
+    path = tmp_path / "sweep.toml"
+    path.write_text('data = "digits"\nmodel = "my_nets:wide"\n[static]\nwidth = [4, 6]\n'
+                    'batch_size = [32, 64]\n[train]\ntarget = "labels"\n')
+    spec = load(path)
+    assert spec.builder.name == "my_nets:wide" and len(spec.grid().points()) == 4
+    assert spec.config({"width": 4, "batch_size": 32}).batch_size == 32   # a [train] field
+    path.write_text(path.read_text().replace('[train]\ntarget = "labels"\n', ""))
+    with pytest.raises(ValueError, match=r"\[train\] target is needed for builder 'my_nets:wide'"):
+        load(path)

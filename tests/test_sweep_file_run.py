@@ -46,11 +46,11 @@ def test_sweep_file_writes_resumes_and_retrains_on_change(tmp_path, capsys):
     path = tmp_path / "tiny.toml"
     path.write_text(FILE.format(epochs=2))
     out = tmp_path / "runs"
-    assert main(["sweep", str(path), "--out", str(out), "--no-progress"]) == 0
-    folder = out / "tiny"
+    lines = []
+    folder = run_file(load(path), out, progress=False, verify=False, log=lines.append)
+    assert folder == out / "tiny"
     captured = capsys.readouterr()
-    err = captured.err
-    assert "point 1/2, 0 resumed: hidden=[8]" in err and "point 2/2, 0 resumed: hidden=[16]" in err
+    assert lines[1:] == ["point 1/2, 0 resumed: hidden=[8]", "point 2/2, 0 resumed: hidden=[16]"]
     assert {p.name for p in folder.iterdir()} == {"points", "results.json", "runs.csv",
                                                  "summary.md", "curves-1.png", "curves-2.png"}
 
@@ -67,7 +67,7 @@ def test_sweep_file_writes_resumes_and_retrains_on_change(tmp_path, capsys):
     ds = digits()
     direct = fit(mlp([8], 10, "tanh"), TrainConfig(epochs=2, batch_size=128, optimizer="adam"),
                  ds.train, ds.val, ds.test, runs=make_runs(2, learning_rate=[1e-2, 3e-2]),
-                 progress=False)
+                 progress=False, verify=False)
     np.testing.assert_allclose([float(r["test_accuracy"]) for r in rows[:4]],
                                direct.test["accuracy"], rtol=0, atol=1e-6)
     np.testing.assert_allclose([float(r["test_loss"]) for r in rows[:4]],
@@ -122,3 +122,36 @@ def test_no_fetch_refuses_missing_data(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--no-fetch" in err and "nnjax data fetch mnist" in err
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+def test_readme_sweep_example_runs_as_written(tmp_path, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Your own sweep"):]
+    text = section[section.index("```toml\n") + 8:section.index("```", section.index("```toml\n") + 8)]
+    (tmp_path / "widths-lr.toml").write_text(text)
+    assert main(["sweep", str(tmp_path / "widths-lr.toml"), "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    rows = _rows(tmp_path / "widths-lr")
+    assert len(rows) == 2 * 2 * 3 and {r["hidden"] for r in rows} == {"[64,32]", "[128]"}
+    assert all(r["epochs_run"] == "5" for r in rows)
+    assert capsys.readouterr().err.count(" resumed: ") == 2
+
+
+def test_autoencoder_builder_reconstructs_flattened_input(tmp_path):
+    path = tmp_path / "ae.toml"
+    path.write_text('data = "digits"\nmodel = "dense_autoencoder"\n[model_args]\n'
+                    'widths = [64, 16, 64]\n[train]\nepochs = 2\nbatch_size = 64\n')
+    spec = load(path)
+    assert spec.task() == "reconstruct" and spec.config({}).loss.name == "mse"
+    folder = run_file(spec, tmp_path / "out", progress=False, verify=False, log=lambda m: None)
+    with open(folder / "runs.csv", newline="") as fh:
+        assert next(csv.reader(fh)) == ["seed", "fold", "test_mse", "test_loss", "epochs_run",
+                                        "diverged"]
+    (row,) = _rows(folder)
+    from nnjax.models import dense_autoencoder
+    ds = digits(flatten=True)
+    direct = fit(dense_autoencoder([64, 16, 64]),
+                 TrainConfig(epochs=2, batch_size=64, loss="mse", target="input"),
+                 ds.train, ds.val, ds.test, runs=1, progress=False, verify=False)
+    assert float(row["test_mse"]) == pytest.approx(float(direct.test["mse"][0]), rel=1e-6)
+    assert "test_mse IQM" in (folder / "summary.md").read_text()
