@@ -52,6 +52,10 @@ CASES = [
     ("model that does not fit the data", GOOD.replace('"mlp"', '"conv_autoencoder"')
      .replace('activation = "relu"', "").replace("hidden = [[8]]", "code = [4]"),
      ["conv_autoencoder", "cannot be built for code=4 on digits (8, 8, 1)"]),
+    ("a static value twice", GOOD.replace("[[8]]", "[[8], [4], [8]]"),
+     ["[static] hidden lists [8] twice"]),
+    ("unknown loss", GOOD.replace("epochs = 1", 'epochs = 1\nloss = "hinge"'),
+     ["[train] for hidden=[8]", "unknown loss 'hinge'", "mse"]),
     ("not TOML", "name = \n", ["not valid TOML"]),
 ]
 
@@ -113,3 +117,21 @@ def test_users_builder_beside_the_file_is_found(tmp_path, monkeypatch):
     path.write_text(path.read_text().replace('[train]\ntarget = "labels"\n', ""))
     with pytest.raises(ValueError, match=r"\[train\] target is needed for builder 'my_nets:wide'"):
         load(path)
+
+
+def test_a_wrong_backward_in_a_users_model_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    (tmp_path / "broken_nets.py").write_text(
+        "from nnjax import layers as L\n"
+        "from nnjax.layer import Layer\n"
+        "def BrokenTanh():\n"
+        "    t = L.Tanh()\n"
+        "    return Layer(t.init, t.forward, lambda p, r, dy: ((), dy), name='BrokenTanh')\n"
+        "def net(width):\n"
+        "    return L.Sequential(L.Flatten(), L.Linear(width), BrokenTanh(), L.Linear(10))\n")
+    path = tmp_path / "sweep.toml"
+    path.write_text('data = "digits"\nmodel = "broken_nets:net"\n[model_args]\nwidth = 4\n'
+                    '[train]\ntarget = "labels"\nepochs = 1\n')
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"nnjax sweep: {path}: ") and "BrokenTanh" in err[-1]

@@ -12,6 +12,7 @@ def _sweep(args) -> int:
     from nnjax.data import DataNotFoundError
     from nnjax.sweep.file import SweepFileError, load
     from nnjax.sweep.run import run_file
+    from nnjax.train import GradientCheckError
     try:
         spec = load(args.file)
         folder = run_file(spec, args.out, fetch=not args.no_fetch, data_dir=args.data_dir,
@@ -20,6 +21,11 @@ def _sweep(args) -> int:
         if args.debug:
             raise
         print(f"nnjax sweep: {e}", file=sys.stderr)
+        return 2
+    except GradientCheckError as e:       # a user's layer whose backward is wrong
+        if args.debug:
+            raise
+        print(f"nnjax sweep: {args.file}: {e}".replace("\n", " "), file=sys.stderr)
         return 2
     except DataNotFoundError as e:
         if args.debug:

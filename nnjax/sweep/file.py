@@ -216,6 +216,9 @@ def load(path) -> SweepSpec:
                          f" ({', '.join(builder_names)}) or [train] fields ({', '.join(TRAIN_TYPES)})")
         if not (isinstance(values, list) and values):
             _fail(where, f"[static] {key} must be a non-empty list of values, got {_toml(values)}")
+        repeated = [v for i, v in enumerate(values) if v in values[:i]]
+        if repeated:
+            _fail(where, f"[static] {key} lists {repeated[0]!r} twice; give each value once")
         if key in TRAIN_TYPES and key not in builder_names:
             for v in values:
                 _expect(where, f"[static] {key} values", v, TRAIN_TYPES[key])
@@ -241,6 +244,8 @@ def load(path) -> SweepSpec:
         if not values or not all(_type_ok(v, float) and math.isfinite(v) for v in values):
             _fail(where, f"[vmapped] {key} must be a number or a non-empty list of finite "
                          f"numbers, got {_toml(doc['vmapped'][key])}")
+        if len(set(values)) < len(values):
+            _fail(where, f"[vmapped] {key} lists a value twice; give each value once")
         vmapped[key] = [float(v) for v in values]
 
     runs = _table(where, doc, "runs")
