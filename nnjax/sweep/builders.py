@@ -63,8 +63,8 @@ def resolve(spec: str, search: Sequence = ()) -> Builder:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise BuilderError(f"cannot import {module_name!r} for builder {spec!r} ({e}); "
-                           f"allowed: {allowed} importable from the sweep file's folder, the current one or"
-                           " the installed packages") from None
+                           f"allowed: {allowed} importable from the sweep file's folder, the"
+                           " current one or the installed packages") from None
     fn = getattr(module, fn_name, None)
     if not callable(fn):
         raise BuilderError(f"{module_name!r} has no function {fn_name!r}; allowed: {allowed}")

@@ -45,7 +45,8 @@ def add_subparser(sub) -> None:
     p = sub.add_parser("sweep", help="run your own sweep from a TOML file (see the README)",
                        description="Train every point of a sweep file; resumes finished points.")
     p.add_argument("file", help="the sweep file (.toml)")
-    p.add_argument("--out", default="runs", help="output folder; results go to OUT/NAME (default: runs)")
+    p.add_argument("--out", default="runs",
+                   help="output folder; results go to OUT/NAME (default: runs)")
     p.add_argument("--data-dir", help="folder with the IDX files (else $NNJAX_DATA_DIR, the cache)")
     p.add_argument("--no-fetch", action="store_true",
                    help="do not download missing data (fail instead)")

@@ -213,7 +213,8 @@ def load(path) -> SweepSpec:
             _fail(where, f"[static] {key!r} is also in [model_args]; give it in one of them")
         if key not in builder_names and key not in TRAIN_TYPES and not any_name:
             _fail(where, f"unknown key [static] {key!r}; allowed: arguments of {builder.name}"
-                         f" ({', '.join(builder_names)}) or [train] fields ({', '.join(TRAIN_TYPES)})")
+                         f" ({', '.join(builder_names)}) or [train] fields"
+                         f" ({', '.join(TRAIN_TYPES)})")
         if not (isinstance(values, list) and values):
             _fail(where, f"[static] {key} must be a non-empty list of values, got {_toml(values)}")
         repeated = [v for i, v in enumerate(values) if v in values[:i]]
@@ -251,11 +252,11 @@ def load(path) -> SweepSpec:
     runs = _table(where, doc, "runs")
     _unknown(where, runs, RUNS_KEYS, "runs")
     seeds = runs.get("seeds", 1)
-    if isinstance(seeds, list):
-        if not seeds or not all(_type_ok(s, int) and s >= 0 for s in seeds):
-            _fail(where, f"[runs] seeds must be a count ≥ 1 or a list of seeds ≥ 0, got {seeds!r}")
-    elif not (_type_ok(seeds, int) and seeds >= 1):
-        _fail(where, f"[runs] seeds must be a count ≥ 1 or a list of seeds ≥ 0, got {_toml(seeds)}")
+    seeds_ok = (all(_type_ok(s, int) and s >= 0 for s in seeds) and len(set(seeds)) == len(seeds)
+                if isinstance(seeds, list) and seeds else _type_ok(seeds, int) and seeds >= 1)
+    if not seeds_ok:
+        _fail(where, "[runs] seeds must be a count ≥ 1 or a list of distinct seeds ≥ 0, got "
+                     + _toml(seeds))
     folds = runs.get("folds")
     if folds is not None and not (_type_ok(folds, int) and folds >= 2):
         _fail(where, f"[runs] folds must be an integer ≥ 2, got {_toml(folds)}")

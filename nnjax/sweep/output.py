@@ -117,13 +117,15 @@ def curves(spec, points, records, folder: Path) -> list:
         where = ", ".join(f"{k}={_plain(v)}" for k, v in point.items())
         paths.append(plots.curves(folder / f"curves-{i}.png",
                                   {k: history[idx] for k, idx in series.items()},
-                                  title=f"{spec.name}: point {i}" + (f" ({where})" if where else ""),
+                                  title=f"{spec.name}: point {i}"
+                                  + (f" ({where})" if where else ""),
                                   ylabel=metric))
     return paths
 
 
 def write_outputs(spec, points, records, folder, *, wall_seconds=None, cpu_seconds=None) -> Path:
-    """Write results.json, runs.csv, summary.md and the curves into ``folder``; print the summary."""
+    """Write results.json, runs.csv, summary.md and the curves into ``folder``; print the
+    summary. Returns ``folder``."""
     folder = Path(folder)
     rows = run_rows(spec, points, records)
     table = summaries(spec, rows)
