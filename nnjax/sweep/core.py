@@ -133,10 +133,9 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
       One record per point, in grid order, as read back from the store (lists, not
       arrays: ``np.asarray(record["history"]["val_loss"])``).
     """
+    from nnjax.provenance import provenance
     from nnjax.results import ResultStore, run_grid, save_checkpoint
     from nnjax.train import fit
-
-    from nnjax.provenance import provenance
 
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     kwargs = dict(fit_kwargs or {})
