@@ -19,7 +19,7 @@ def activation_layer(name: str) -> L.Layer:
 
 
 def mlp(hidden: Sequence[int], n_out: int, activation: str = "relu") -> L.Layer:
-    """Flatten → [Linear(h) → activation]* → Linear(n_out) (logits). Seed 001: hidden (64, 32)."""
+    """Flatten → [Linear(h) → activation]* → Linear(n_out) (logits)."""
     stack = [L.Flatten()]
     for h in hidden:
         stack += [L.Linear(h), activation_layer(activation)]

@@ -9,13 +9,13 @@ returns a :class:`Problem` (model, config, data); :func:`sweep` trains all its r
 :func:`nnjax.results.run_grid`. Re-running skips finished points, so an interruption
 loses at most the point in flight.
 
-Example (seed 004's grid search: 3 lr × 3 wd × 3 folds, per code size)::
+Example (a grid search: 3 lr × 3 wd × 3 folds, per code size)::
 
     >>> grid = Grid(static={"code": [4, 8, 16, 32]},
     ...             vmapped={"learning_rate": [1e-2, 1e-3, 1e-4],
     ...                      "weight_decay": [1e-3, 1e-4, 1e-5]}, folds=3)
     >>> records = sweep(lambda p: Problem(conv_ae(p["code"]), cfg, train),   # doctest: +SKIP
-    ...                 grid, "runs/seed004-grid")
+    ...                 grid, "runs/conv-grid")
 """
 from __future__ import annotations
 
