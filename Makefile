@@ -11,15 +11,16 @@ OUT    ?= runs
 $(BIN)/nnjax: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(BIN)/nnjax
 
 venv: $(BIN)/nnjax
 
-# PyTorch (CPU build), the reference the conv layers and the optimiser are cross-checked
-# against in the tests, and a benchmark contender; nnjax itself never imports it.
+# What the tests import (the `test` extra), with CI's PyTorch pinned: the reference the
+# conv layers and the optimiser are cross-checked against, and a benchmark contender;
+# nnjax itself never imports it.
 $(VENV)/.torch: $(BIN)/nnjax
-	$(BIN)/pip install --quiet 'torch==2.13.0'
+	$(BIN)/pip install --quiet -e '.[test]' 'torch==2.13.0'
 	touch $@
 
 demo: venv

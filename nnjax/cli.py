@@ -1,26 +1,26 @@
-"""The ``nnjax`` command: ``gradcheck``, ``data``, ``list``, ``run``, ``report``."""
+"""The ``nnjax`` command: ``gradcheck``, ``sweep``, ``data``, ``list``, ``run``, ``report``."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from nnjax.data.cli import add_subparser as add_data
 from nnjax.gradcheck.cli import add_gradcheck
+from nnjax.study_cli import add_subparsers as add_studies
+from nnjax.sweep.cli import add_subparser as add_sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnjax", description="Neural networks from first principles in JAX.")
+    from nnjax import __version__
+    parser.add_argument("--version", action="version", version=f"nnjax {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     add_gradcheck(sub)
 
-    try:
-        from nnjax.data.cli import add_subparser as add_data
-    except ImportError:  # pragma: no cover
-        add_data = None
-    if add_data is not None:
-        add_data(sub)
-    from nnjax.study_cli import add_subparsers as add_studies
+    add_sweep(sub)
+    add_data(sub)
     add_studies(sub)
     return parser
 

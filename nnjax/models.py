@@ -10,18 +10,19 @@ from nnjax import layers as L
 ACTIVATIONS = {"relu": L.ReLU, "tanh": L.Tanh, "sigmoid": L.Sigmoid, "leaky_relu": L.LeakyReLU}
 
 
-def activation(name: str) -> L.Layer:
+def activation_layer(name: str) -> L.Layer:
+    """The activation layer called ``name`` (one of :data:`ACTIVATIONS`)."""
     try:
         return ACTIVATIONS[name.lower()]()
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
 
 
-def mlp(hidden: Sequence[int], n_out: int, act: str = "relu") -> L.Layer:
-    """Flatten → [Linear(h) → act]* → Linear(n_out) (logits); e.g. hidden (64, 32)."""
+def mlp(hidden: Sequence[int], n_out: int, activation: str = "relu") -> L.Layer:
+    """Flatten → [Linear(h) → activation]* → Linear(n_out) (logits); e.g. hidden (64, 32)."""
     stack = [L.Flatten()]
     for h in hidden:
-        stack += [L.Linear(h), activation(act)]
+        stack += [L.Linear(h), activation_layer(activation)]
     return L.Sequential(*stack, L.Linear(n_out))
 
 
@@ -33,17 +34,15 @@ def log_widths(latent: int, depth: int, in_dim: int = 784) -> list[int]:
     return [in_dim] + widths + [latent] + widths[::-1] + [in_dim]
 
 
-seed001_widths = log_widths   # the name the first sweep-file builders used
-
-
-def dense_encoder_decoder(widths: Sequence[int], *, act: str = "relu", logits: bool = False,
-                          code_layers: Sequence[L.Layer] = (), dropout: float = 0.0):
+def dense_encoder_decoder(widths: Sequence[int], *, activation: str = "relu",
+                          logits: bool = False, code_layers: Sequence[L.Layer] = (),
+                          dropout: float = 0.0):
     """``(encoder, decoder)`` of a dense autoencoder over ``widths = [D, h1, ..., code, ...,
     h1, D]``: two ``Sequential`` stacks that :func:`join` makes one model.
 
-    Encoder: Flatten → [Linear → act (→ Dropout)]* → Linear(code) → act → ``code_layers``
-    (e.g. ``ActivityL1``). Decoder: (Dropout →) [Linear → act (→ Dropout)]* → Linear(D) →
-    Sigmoid, or the logits when ``logits=True`` (train with BCE on logits, evaluate
+    Encoder: Flatten → [Linear → activation (→ Dropout)]* → Linear(code) → activation →
+    ``code_layers`` (e.g. ``ActivityL1``). Decoder: (Dropout →) [Linear → activation
+    (→ Dropout)]* → Linear(D) → Sigmoid, or the logits when ``logits=True`` (train with BCE on logits, evaluate
     ``sigmoid(output)``). ``dropout > 0`` puts a ``Dropout(dropout)`` after every hidden
     activation (the code's own is the decoder's first layer, so the encoder's output is
     the code itself). Input (N, D) or images (N, H, W, 1); codes (N, code); output (N, D).
@@ -56,22 +55,22 @@ def dense_encoder_decoder(widths: Sequence[int], *, act: str = "relu", logits: b
     drop = [L.Dropout(dropout)] if dropout else []
     encoder = [L.Flatten()]
     for i, w in enumerate(widths[1:mid + 1], start=1):
-        encoder += [L.Linear(w), activation(act)] + (drop if i < mid else [])
+        encoder += [L.Linear(w), activation_layer(activation)] + (drop if i < mid else [])
     encoder += list(code_layers)
     decoder = list(drop)
     for w in widths[mid + 1:-1]:
-        decoder += [L.Linear(w), activation(act)] + drop
+        decoder += [L.Linear(w), activation_layer(activation)] + drop
     decoder.append(L.Linear(widths[-1]))
     if not logits:
         decoder.append(L.Sigmoid())
     return L.Sequential(*encoder, name="Encoder"), L.Sequential(*decoder, name="Decoder")
 
 
-def dense_autoencoder(widths: Sequence[int], *, act: str = "relu", logits: bool = False,
+def dense_autoencoder(widths: Sequence[int], *, activation: str = "relu", logits: bool = False,
                       code_layers: Sequence[L.Layer] = (), dropout: float = 0.0) -> L.Layer:
     """Dense autoencoder over ``widths = [D, h1, ..., code, ..., h1, D]``: one flat
     ``Sequential`` of :func:`dense_encoder_decoder`'s two halves (see there)."""
-    return join(*dense_encoder_decoder(widths, act=act, logits=logits,
+    return join(*dense_encoder_decoder(widths, activation=activation, logits=logits,
                                        code_layers=code_layers, dropout=dropout))
 
 
