@@ -57,6 +57,8 @@ CASES = [
     ("unknown loss", GOOD.replace("epochs = 1", 'epochs = 1\nloss = "hinge"'),
      ["[train] for hidden=[8]", "unknown loss 'hinge'", "mse"]),
     ("not TOML", "name = \n", ["not valid TOML"]),
+    ("a negative learning rate", GOOD.replace("[1e-3]", "[-1.0]"),
+     ["[vmapped]", "learning_rate=-1.0 is outside the allowed range (0, ∞)"]),
 ]
 
 

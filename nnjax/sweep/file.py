@@ -33,6 +33,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from nnjax.sweep.builders import Builder, BuilderError, parameters, resolve
 from nnjax.sweep.core import Grid
+from nnjax.train import validate
 
 
 class SweepFileError(ValueError):
@@ -267,6 +268,10 @@ def load(path) -> SweepSpec:
     if builder.task is None and "target" not in train:
         _fail(where, f"[train] target is needed for builder {builder.name!r}: \"labels\" "
                      "(classify) or \"input\" (reconstruct the input)")
+    try:
+        validate.hyper.grid(spec.grid())
+    except (TypeError, ValueError) as e:
+        _fail(where, f"[vmapped]/[runs]: {e}")
     for point in spec.grid().points():
         check_point(spec, point)
     return spec
