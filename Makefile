@@ -6,20 +6,21 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= runs
 
-.PHONY: venv demo test gradcheck bench clean
+.PHONY: venv demo test gradcheck docs bench clean
 
 $(BIN)/nnjax: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(BIN)/nnjax
 
 venv: $(BIN)/nnjax
 
-# PyTorch (CPU build), the reference the conv layers and the optimiser are cross-checked
-# against in the tests, and a benchmark contender; nnjax itself never imports it.
+# What the tests import (the `test` extra), with CI's PyTorch pinned: the reference the
+# conv layers and the optimiser are cross-checked against, and a benchmark contender;
+# nnjax itself never imports it.
 $(VENV)/.torch: $(BIN)/nnjax
-	$(BIN)/pip install --quiet 'torch==2.13.0'
+	$(BIN)/pip install --quiet -e '.[test]' 'torch==2.13.0'
 	touch $@
 
 demo: venv
@@ -32,6 +33,10 @@ test: venv $(VENV)/.torch
 
 gradcheck: venv
 	$(BIN)/nnjax gradcheck
+
+# The README's wrong-Swish example: its diagnosis text and docs/figures/swish_wrong.png.
+docs: venv
+	$(BIN)/python docs/gradcheck_example.py
 
 bench: venv $(VENV)/.torch
 	$(BIN)/python -m benchmarks

@@ -1,15 +1,10 @@
-"""The studies nnjax reproduces, one module each, found by this registry.
+"""The studies nnjax reproduces: one file each (``STUDY = nnjax.study.Study(...)``), found
+by path by :mod:`nnjax.studies`; files starting with ``_`` hold their shared helpers."""
 
-``nnjax list`` lists them; ``nnjax run NAME`` runs one; ``nnjax report`` renders them.
-"""
-from __future__ import annotations
+from nnjax import study
 
-import importlib
-
-from experiments.base import Study
-
-# module names in report order (seed 001, then 002, 003, 004)
-MODULES = (
+# report order: the first report's studies, then the second's, third's, fourth's
+ORDER = (
     "linear_regression", "linear_classification", "xor", "mnist_mlp", "mnist_sweeps",
     "ae_grid", "ae_latent", "denoising",
     "fmnist_ae", "fmnist_ffnn",
@@ -17,23 +12,23 @@ MODULES = (
     "conv_ae", "noise_robustness", "latent_pca",
 )
 
+# the four source reports, by the tag a Study carries (``Study.seed_report``)
+SOURCES = {"001": "“Neural Networks” report", "002": "Yıldırım, Homework 2",
+           "003": "Bonachera del Pozo et al., Project 1", "004": "Iacovissi, Homework 4"}
 
-def studies() -> dict[str, Study]:
-    """``{name: Study}`` for every study module that exists, in report order."""
-    found = {}
-    for module in MODULES:
-        try:
-            mod = importlib.import_module(f"experiments.{module}")
-        except ModuleNotFoundError as err:
-            if err.name == f"experiments.{module}":
-                continue  # not written yet
-            raise
-        found[mod.STUDY.name] = mod.STUDY
-    return found
+CITATIONS = """The four source reports these studies reproduce (titles and authors as they give them):
 
+- *Neural Networks* (no author named): a neural-network framework written from first
+  principles in NumPy, from linear regression to MNIST classifiers and dense
+  autoencoders (sweeps, latent space, denoising).
+- Ahmed Senih Yıldırım, *Machine Learning Homework 2: Autoencoder and Feedforward Neural
+  Network* (June 12, 2025): a Fashion-MNIST autoencoder and a feed-forward classifier.
+- Olga Bonachera del Pozo, Daniel Kwapien, Alejandro Sánchez, *Neural networks – Project 1*:
+  dense autoencoders on MNIST and Fashion-MNIST (code size × depth, L1 and dropout,
+  denoising).
+- Laura Iacovissi, *Neural Networks and Deep Learning – Homework 4* (August 19, 2020): a
+  convolutional autoencoder on MNIST (grid search with 3-fold CV, code size, robustness to
+  noise, latent space).
+"""
 
-def get(name: str) -> Study:
-    all_studies = studies()
-    if name not in all_studies:
-        raise SystemExit(f"unknown study {name!r}; `nnjax list` shows: {', '.join(all_studies)}")
-    return all_studies[name]
+REPORT_INTRO = study.REPORT_INTRO + "\n" + CITATIONS.replace("{", "{{").replace("}", "}}")

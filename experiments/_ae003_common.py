@@ -1,6 +1,6 @@
-"""Shared pieces of the seed-003 studies (ae-projected, ae-regularisation, ae-denoise-gauss).
+"""Shared pieces of the third report's studies (ae-projected, ae-regularisation, ae-denoise-gauss).
 
-Seed 003's report names its models "3 / 5 hidden layers" with a "projected" (code)
+The report names its models "3 / 5 hidden layers" with a "projected" (code)
 dimension, built by functions that take "any dimension of hidden layers, any number of
 layers and any projected dimensions"; it gives no widths, activations, batch size or split.
 What we use (stated in every report section, :data:`ASSUMED`):
@@ -19,17 +19,17 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from experiments.base import SUMMARY_HEADER, summary_row  # noqa: F401 (re-export)
-from nnjax.models import dense_autoencoder, encoder_decoder_split
+from ._common import fit_info, gradcheck_line, gradchecks  # noqa: F401 (one place)
 from nnjax import layers as L
-from nnjax.analysis import stats
-from nnjax.train.evaluate import predict
-from nnjax.train import TrainConfig
+from nnjax.analysis import plots
+from nnjax.models import dense_encoder_decoder, split
+from nnjax.study import SUMMARY_HEADER, summary_row  # noqa: F401 (re-export)
+from nnjax.train import TrainConfig, predict
 
 DATASETS = ("mnist", "fashion-mnist")
 SHORT = {"mnist": "MNIST", "fashion-mnist": "FMNIST"}
 HIDDEN = 128
-ASSUMED = ("Seed 003 gives no widths, activations, batch size or split; we use: \"k hidden"
+ASSUMED = ("The report gives no widths, activations, batch size or split; we use: \"k hidden"
            " layers\" = all hidden layers of the autoencoder, code included (3: D-H-L-H-D,"
            " 5: D-H-H-L-H-H-D), H = {h}, ReLU (code too), Sigmoid output, MSE, Adam lr 1e-3"
            " (its \"α = 10e-3\" read as 10⁻³), batch 128, 50 000 / 10 000 / 10 000 split,"
@@ -54,21 +54,16 @@ def widths(in_dim: int, code: int, hidden_layers: int, hidden: int = HIDDEN) -> 
     return [in_dim] + side + [code] + side[::-1] + [in_dim]
 
 
-def autoencoder(w: Sequence[int], *, l1: bool = False, dropout: float = 0.0) -> L.Layer:
-    """Dense AE over ``w``; ``l1``: an ``ActivityL1`` on the code (λ set per run by
-    ``make_runs(l1=…)``); ``dropout``: ``Dropout(rate)`` after every hidden activation."""
-    if not dropout:
-        return dense_autoencoder(w, code_layers=[L.ActivityL1(0.0)] if l1 else ())
-    stack = [L.Flatten()]
-    for i, n in enumerate(w[1:], start=1):
-        stack.append(L.Linear(n))
-        if i < len(w) - 1:
-            stack += [L.ReLU(), L.Dropout(dropout)]
-    return L.Sequential(*stack, L.Sigmoid())
+def autoencoder(w: Sequence[int], *, l1: bool = False, dropout: float = 0.0):
+    """``(encoder, decoder)`` over ``w`` (join them for the model); ``l1``: an
+    ``ActivityL1`` on the code (λ set per run by the sweep's ``l1`` axis); ``dropout``:
+    ``Dropout(rate)`` after every hidden activation."""
+    return dense_encoder_decoder(w, code_layers=[L.ActivityL1(0.0)] if l1 else (),
+                                 dropout=dropout)
 
 
 def config(epochs: int, **changes) -> TrainConfig:
-    """Seed 003's training setup (see the module docstring)."""
+    """The source's training setup (see the module docstring)."""
     base = TrainConfig(epochs=epochs, batch_size=128, optimizer="adam", learning_rate=1e-3,
                        loss="mse", target="input", shuffle="shared")
     return base.replace(**changes)
@@ -79,18 +74,10 @@ def load(ctx, name: str):
     return ctx.dataset(name, flatten=True)
 
 
-def codes(model, k: int, res, x) -> np.ndarray:
-    """The code (after its ReLU) of every run for ``x``: (R, N, L); ``model.layers[:k]``
-    is the encoder (:func:`encoder_layers`)."""
-    enc = L.Sequential(*model.layers[:k])
-    return np.asarray(predict(enc, res.params[:k], res.model_state[:k], x))
-
-
-def encoder_layers(w: Sequence[int], dropout: float = 0.0) -> int:
-    """How many layers of :func:`autoencoder` make the encoder (up to the code's ReLU)."""
-    if not dropout:
-        return encoder_decoder_split(w)
-    return 3 * (len(w) // 2)          # Flatten, (Linear, ReLU, Dropout)×…, last Dropout off
+def codes(encoder, res, x) -> np.ndarray:
+    """The code (after its ReLU) of every run for ``x``: (R, N, L)."""
+    return np.asarray(predict(encoder, split(encoder, res.params)[0],
+                              split(encoder, res.model_state)[0], x))
 
 
 def sparsity(z: np.ndarray, rel: float = 0.01) -> dict:
@@ -107,32 +94,6 @@ def sparsity(z: np.ndarray, rel: float = 0.01) -> dict:
             "near_zero": (a <= rel * top).mean(axis=(1, 2)),
             "dead_units": (a.max(axis=1) == 0).sum(axis=1).astype(np.float64),
             "mean_abs": a.mean(axis=(1, 2))}
-
-
-def fit_info(res) -> dict:
-    """Gradient check and timings of one fit (JSON-able)."""
-    keys = ("gradcheck", "first_call_seconds", "seconds_per_epoch", "train_seconds", "runs",
-            "shuffle", "devices")
-    return {k: res.info.get(k) for k in keys}
-
-
-def summarise(values) -> dict:
-    return stats.summary(np.asarray(values, np.float64))
-
-
-def gradchecks(records: Mapping[str, Mapping]) -> dict:
-    """``{configuration: gradcheck}`` from records holding ``info`` (checked fits only)."""
-    return {k: r["info"]["gradcheck"] for k, r in records.items()
-            if isinstance(r["info"]["gradcheck"], dict)}
-
-
-def gradcheck_line(checks: Mapping[str, Mapping]) -> str:
-    ok = bool(checks) and all(v.get("ok") for v in checks.values())
-    worst = max((v.get("max_rel_error", 0.0) for v in checks.values()), default=float("nan"))
-    return (f"Gradient check (manual backward vs jax.grad, float64, on the exact objective):"
-            f" {'passed' if ok else 'NOT passed'} for {len(checks)} checked model(s)"
-            f" ({', '.join(checks)}; max relative error {worst:.1e}); models that differ"
-            f" only in layer widths share their check.")
 
 
 def fmt_seconds(infos) -> str:
@@ -153,18 +114,13 @@ def fmt_seconds(infos) -> str:
 def histogram(path, groups: Mapping[str, np.ndarray], *, title: str, xlabel: str,
               bins: int = 60):
     """Overlaid step histograms (density) of the values in ``groups``, medians dashed."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from nnjax.analysis.plots import colors_for
-    fig = Figure(figsize=(7.0, 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = plots.figure((7.0, 4.5))
     ax = fig.add_subplot()
     vals = {k: np.asarray(v, np.float64).reshape(-1) for k, v in groups.items()}
     lo = min(np.nanmin(v) for v in vals.values())
     hi = max(np.nanmax(v) for v in vals.values())
     edges = np.linspace(lo, hi, bins + 1)
-    cmap = colors_for(list(vals))
+    cmap = plots.colors_for(list(vals))
     for label, v in vals.items():
         v = v[np.isfinite(v)]
         med = float(np.median(v))
@@ -174,5 +130,4 @@ def histogram(path, groups: Mapping[str, np.ndarray], *, title: str, xlabel: str
     ax.set(title=title, xlabel=xlabel, ylabel="density")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    fig.savefig(path, dpi=120, format="png")
-    return path
+    return plots.save(fig, path)

@@ -1,7 +1,7 @@
-"""Shared by seed 004's studies (conv-ae, noise-robustness, latent-pca): data, model,
+"""Shared by the source's studies (conv-ae, noise-robustness, latent-pca): data, model,
 the final training with the window early stopping, and the saved ED=4 / ED=32 models.
 
-Seed 004 trains on the whole MNIST training set (60 000 images; the 3-fold grid splits
+The source trains on the whole MNIST training set (60 000 images; the 3-fold grid splits
 it) and tests on the official 10 000. ``conv-ae`` saves the final models it trains in
 ``<out>/conv-ae/models/<preset>/ed<code>.msgpack`` (+ ``.json``: settings and test MSE);
 the other two studies load them from there (same preset) and train their own when missing.
@@ -13,11 +13,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from nnjax.models import CONV_ENCODER_LAYERS, conv_autoencoder
+from nnjax.models import conv_encoder_decoder, join, split
 from nnjax import data
-from nnjax.layer import Sequential
 from nnjax.results import (from_jsonable, load_checkpoint, read_json, save_checkpoint,
                            to_jsonable, write_json_atomic)
+from nnjax.sweep import Problem
 from nnjax.train import EarlyStopping, TrainConfig, fit
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
@@ -56,7 +56,7 @@ PRESETS = {
                  sweep_epochs=1, seeds=2, sweep_seeds=2, final_chunk=None, final_from="grid",
                  codes=(4, 32)),
 }
-COLLAPSED = 0.1   # seed 004's own threshold: a final training loss above it is a failed run
+COLLAPSED = 0.1   # the source's own threshold: a final training loss above it is a failed run
 
 
 def load_sets(ctx):
@@ -70,20 +70,25 @@ def load_sets(ctx):
         train = data.Split(np.concatenate([ds.train.x, ds.val.x]),
                            np.concatenate([ds.train.y, ds.val.y]))
         return up(train), up(ds.test), ds.class_names
-    ds = data.load("mnist", data_dir=ctx.data_dir, n_val=0)
+    ds = ctx.dataset("mnist", n_val=0)
     return ds.train, ds.test, ds.class_names
 
 
+def halves(code: int, settings):
+    """``(encoder, decoder)`` of the report's conv autoencoder with code size ``code``."""
+    return conv_encoder_decoder(int(code), channels=tuple(settings.get("channels", (8, 16, 32))),
+                                hidden=int(settings.get("hidden", 64)))
+
+
 def model_for(code: int, settings):
-    """Seed 004's conv autoencoder with code size ``code`` (Sigmoid output)."""
-    return conv_autoencoder(int(code), channels=tuple(settings.get("channels", (8, 16, 32))),
-                            hidden=int(settings.get("hidden", 64)))
+    """The report's conv autoencoder with code size ``code`` (Sigmoid output)."""
+    return join(*halves(code, settings))
 
 
-def encoder_of(model):
-    """The encoder (first CONV_ENCODER_LAYERS layers) and a function taking its params."""
-    enc = Sequential(*model.layers[:CONV_ENCODER_LAYERS], name="Encoder")
-    return enc, (lambda tree: tuple(tree[:CONV_ENCODER_LAYERS]))
+def encoder_of(code: int, settings):
+    """The encoder of :func:`model_for` and a function taking its part of params/state."""
+    enc, _ = halves(code, settings)
+    return enc, (lambda tree: split(enc, tree)[0])
 
 
 def base_config(settings, epochs: int, **changes) -> TrainConfig:
@@ -97,7 +102,7 @@ def base_config(settings, epochs: int, **changes) -> TrainConfig:
 
 
 def final_config(settings, lr: float, wd: float) -> TrainConfig:
-    """Final training: seed 004's early stopping — stop when the training loss moved by
+    """Final training: the source's early stopping — stop when the training loss moved by
     less than the tolerance over the last ``window`` epochs (a plateau or a rise)."""
     es = EarlyStopping("train_loss", patience=None, window=int(settings["window"]),
                        min_delta=float(settings["tolerance"]), restore_best=False)
@@ -105,23 +110,30 @@ def final_config(settings, lr: float, wd: float) -> TrainConfig:
                        learning_rate=float(lr), weight_decay=float(wd))
 
 
-def train_final(ctx, code: int, lr: float, wd: float, train, test, resume_dir=None):
-    """Train ``settings['seeds']`` runs of the ED=``code`` model on the whole training
-    set; the test set is the per-epoch "val" curve (as the report's figures 1–4; it does
-    not steer training: early stopping watches the training loss)."""
-    model = model_for(code, ctx.settings)
-    if ctx.settings.get("final_subset"):
-        n = int(ctx.settings["final_subset"])
+def final_problem(settings, code: int, lr: float, wd: float, train, test,
+                  resume_dir=None) -> Problem:
+    """The ED=``code`` model on the whole training set (``final_subset`` images if set);
+    the test set is the per-epoch "val" curve (as the report's figures 1–4; it does not
+    steer training: early stopping watches the training loss). With ``resume_dir``, the
+    fit checkpoints there (``fit_ed<code>.ckpt``) and resumes from it."""
+    if settings.get("final_subset"):
+        n = int(settings["final_subset"])
         train = data.Split(train.x[:n], train.y[:n])
-    ckpt = None
+    kwargs = {"chunk_size": settings.get("final_chunk")}
     if resume_dir is not None:
         ckpt = Path(resume_dir) / f"fit_ed{code}.ckpt"
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-    res = fit(model, final_config(ctx.settings, lr, wd), train, test, test,
-              runs=int(ctx.settings["seeds"]), progress=ctx.progress, checkpoint=ckpt,
-              chunk_size=ctx.settings.get("final_chunk"),
-              checkpoint_every=int(ctx.settings.get("checkpoint_every", 5)))
-    return model, res
+        kwargs.update(checkpoint=ckpt, checkpoint_every=int(settings.get("checkpoint_every", 5)))
+    return Problem(model_for(code, settings), final_config(settings, lr, wd), train, test, test,
+                   fit_kwargs=kwargs)
+
+
+def train_final(ctx, code: int, lr: float, wd: float, train, test, resume_dir=None):
+    """Train ``settings['seeds']`` runs of :func:`final_problem`; ``(model, FitResult)``."""
+    p = final_problem(ctx.settings, code, lr, wd, train, test, resume_dir)
+    res = fit(p.model, p.config, p.train, p.val, p.test, runs=int(ctx.settings["seeds"]),
+              progress=ctx.progress, **p.fit_kwargs)
+    return p.model, res
 
 
 def models_dir(out: Path, preset: str) -> Path:

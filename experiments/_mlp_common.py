@@ -1,4 +1,4 @@
-"""Shared by seed 001's MNIST classifier studies (``mnist_mlp``, ``mnist_sweeps``).
+"""Shared by the source's MNIST classifier studies (``mnist_mlp``, ``mnist_sweeps``).
 
 The base model (784-64-32-10 ReLU, softmax cross-entropy, Adam 1e-3, batch 128), CPU
 time measurement, the comparison of our quartiles with a published interval, and two
@@ -6,13 +6,10 @@ small figures that :mod:`nnjax.analysis.plots` does not draw (titled digits, per
 """
 from __future__ import annotations
 
-import resource
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -21,28 +18,22 @@ HIDDEN = (64, 32)
 BASE = dict(activation="relu", hidden=HIDDEN, batch_size=128, optimizer="adam",
             learning_rate=1e-3)
 
-# Seed 001's softmax/cross-entropy fault and its IQM, as the reports explain them.
+# The source's softmax/cross-entropy fault and its IQM, as the reports explain them.
 FAULT_SOFTMAX = (
-    "Seed 001's softmax backward keeps only the Jacobian's diagonal, p(1−p), and its "
+    "The source's softmax backward keeps only the Jacobian's diagonal, p(1−p), and its "
     "cross-entropy gradient (already p − onehot) is pushed through it again, so every "
     "gradient it trained with was damped by p(1−p) (≤ 1/4, → 0 for confident outputs). "
     "nnjax uses the exact gradient (softmax − onehot)/N, checked against `jax.grad`.")
 FAULT_IQM = (
-    "Seed 001's \"IQM\" averages 7 of 15 values; ours is the standard 25% trimmed mean "
+    "The source's \"IQM\" averages 7 of 15 values; ours is the standard 25% trimmed mean "
     "(the middle 9 of 15), with a stratified-bootstrap 95% CI.")
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process so far (all threads)."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def timing(info: dict, wall: float, cpu: float) -> dict:
+def timing(info: dict, wall_s: float, cpu_s: float) -> dict:
     """Timing of one ``fit``: wall and CPU seconds, first call (compile + 1 epoch), s/epoch."""
     def r(v):
         return None if v is None else round(float(v), 3)
-    return {"wall_seconds": r(wall), "cpu_seconds": r(cpu),
+    return {"wall_seconds": r(wall_s), "cpu_seconds": r(cpu_s),
             "first_call_seconds": r(info.get("first_call_seconds")),
             "seconds_per_epoch": r(info.get("seconds_per_epoch"))}
 
@@ -60,22 +51,12 @@ def verdict(summary: dict, low: float, high: Optional[float] = None) -> str:
     return "within"
 
 
-def summary(values) -> dict:
-    return stats.summary(np.asarray(values, np.float64))
-
-
-def _figure(figsize) -> Figure:
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def seed_bars(path, values: np.ndarray, seeds: Sequence[int], *, best: int,
               published: float, title: str, ylabel: str) -> Path:
     """One bar per seed (the best-by-validation seed highlighted), our IQM and the
     published value as horizontal lines; the y-axis is zoomed to the data."""
     v = np.asarray(values, np.float64)
-    fig = _figure((7.0, 4.2))
+    fig = plots.figure((7.0, 4.2))
     ax = fig.add_subplot()
     colors = [plots.PALETTE[1] if i == best else plots.PALETTE[0] for i in range(len(v))]
     ax.bar(np.arange(len(v)), v, color=colors, edgecolor="black", linewidth=0.4)
@@ -93,10 +74,7 @@ def seed_bars(path, values: np.ndarray, seeds: Sequence[int], *, best: int,
     ax.set(title=title, xlabel="seed", ylabel=ylabel)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small", loc="lower right")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=plots.DPI, format="png")
-    return path
+    return plots.save(fig, path)
 
 
 def most_missed(pred: np.ndarray, y: np.ndarray, k: int = 24):

@@ -1,6 +1,6 @@
-"""Shared code of seed 001's toy studies (linear regression, linear classification, XOR).
+"""Shared code of the source's toy studies (linear regression, linear classification, XOR).
 
-Each run draws its own data set from its seed (seed 001: "variability stems from random
+Each run draws its own data set from its seed (the source: "variability stems from random
 initialization and dataset generation"). ``nnjax.train.fit`` shares one data set among
 all the runs of a program (``Shared.x``/``y`` are broadcast, not mapped), so
 :func:`fit_per_run` calls ``fit`` once per seed with that seed's data; the compiled
@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._common import check_text  # noqa: F401 (for the toy studies)
 from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train.evaluate import evaluate, predict
@@ -137,8 +138,9 @@ def pick(tree, c: int, s: int):
 
 
 def median_and_worst(values) -> tuple:
-    """Indices of the median run (the ⌊n/2⌋-th smallest) and of the largest value
-    (a NaN, i.e. a diverged run, counts as the worst)."""
+    """Indices of the median run (the ⌊n/2⌋-th smallest of all runs) and of the largest
+    value; a NaN, i.e. a diverged run, counts as the worst (unlike :func:`median_run`,
+    which leaves diverged runs out: here they are part of the figure's story)."""
     v = np.where(np.isfinite(values), values, np.inf)
     order = np.argsort(v, kind="stable")
     return int(order[len(v) // 2]), int(order[-1])
@@ -209,7 +211,7 @@ def classification_outputs(ctx, model, res, labels: Sequence[str], title: str,
 def classification_table(results: dict, pub_acc_key: str = "accuracy",
                          pub_loss_key: str = "loss") -> str:
     """Markdown rows: training / held-out accuracy and loss per configuration vs published."""
-    from experiments.base import SUMMARY_HEADER, summary_row
+    from nnjax.study import SUMMARY_HEADER, summary_row
     pub = results.get("published", {})
     rows = [SUMMARY_HEADER]
     for lab, s in results["summary"].items():
@@ -222,8 +224,6 @@ def classification_table(results: dict, pub_acc_key: str = "accuracy",
     return "\n".join(rows)
 
 
-def gradcheck_text(g) -> str:
-    return f"ok (max rel. error {g['max_rel_error']:.1e})" if isinstance(g, dict) else str(g)
 
 
 def timing_text(t) -> str:

@@ -1,4 +1,4 @@
-"""Seed 003 §4: the best autoencoder (code 100, 3 hidden layers) as a denoiser.
+"""Third report §4: the best autoencoder (code 100, 3 hidden layers) as a denoiser.
 
 Trained on ``x + ε``, ε ~ N(0, σ²) with σ = 0.6 (standard deviation), target the clean
 ``x``, on MNIST and on Fashion-MNIST. The report writes the input as "x + ε" and never
@@ -13,15 +13,15 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments import _ae003_common as C
-from experiments.base import Study
+from . import _ae003_common as C
+from nnjax.study import Study
 from nnjax import data as D
-from nnjax.analysis import plots
-from nnjax.train.config import config_dict, gaussian_noise
-from nnjax.train.evaluate import predict
-from nnjax.results import run_grid
-from nnjax.train.runs import make_runs
-from nnjax.train import fit
+from ._common import median_run, seeds
+from nnjax.analysis import plots, stats
+from nnjax.models import join
+from nnjax.sweep import Grid, Problem
+from nnjax.train import predict
+from nnjax.train.config import config_dict
 
 TEST_NOISE_SEED = 2024
 N_SHOW = 8
@@ -39,82 +39,86 @@ def _psnr(x, y) -> np.ndarray:
     return np.asarray(D.psnr(x, y), np.float64)
 
 
-def _train(ctx, c):
-    ds = C.load(ctx, c["dataset"])
-    w = C.widths(ds.train.x.shape[1], c["code"], 3, c["hidden"])
-    model = C.autoencoder(w)
-    cfg = C.config(c["epochs"], noise=gaussian_noise(clip=None), val_noise=True)
-    res = fit(model, cfg, ds.train.x, ds.val.x, ds.test.x, progress=ctx.progress,
-              runs=make_runs(c["seeds"], noise_std=[c["sigma"]]),
-              verify=c["dataset"] == c["first"])
-    clean = ds.test.x
-    noisy = np.asarray(D.gaussian_noise(jax.random.key(TEST_NOISE_SEED), clean, c["sigma"],
-                                        clip=False))
+def unclipped_noise(key, x, sigma):
+    """``x + σ·N(0, 1)``, not clipped (the report's ``x + ε``)."""
+    return D.gaussian_noise(key, x, sigma, clip=False)
+
+
+def _denoising(model, res, clean, sigma) -> dict:
+    """PSNR and MSE of every run on one fixed noisy copy of ``clean``; examples of the
+    median run (by MSE)."""
+    noisy = np.asarray(unclipped_noise(jax.random.key(TEST_NOISE_SEED), clean, sigma))
     out = np.asarray(predict(model, res.params, res.model_state, noisy))      # (R, N, D)
     p_noisy = _psnr(noisy, clean)
     p_clip = _psnr(np.clip(noisy, 0, 1), clean)
     p_out = np.stack([_psnr(o, clean) for o in out])                          # (R, N)
     mse = np.mean((out - clean[None]) ** 2, axis=(1, 2))
-    med = int(np.argsort(mse)[len(mse) // 2])                                 # median run
-    return {"config": {k: v for k, v in c.items() if k != "first"}, "widths": w,
-            "seed": res.runs.seed, "denoised_mse": mse, "clean_input_mse": res.test["mse"],
-            "val_mse_noisy": res.final("val_mse"),
-            "noisy_mse": float(np.mean((noisy - clean) ** 2)),
+    med = median_run(mse)
+    return {"denoised_mse": mse, "noisy_mse": float(np.mean((noisy - clean) ** 2)),
             "psnr_denoised_mean": p_out.mean(1), "psnr_denoised_median": np.median(p_out, 1),
             "psnr_noisy_mean": float(p_noisy.mean()),
             "psnr_noisy_clipped_mean": float(p_clip.mean()),
             "median_run": med, "psnr_noisy": np.round(p_noisy, 3),
             "psnr_denoised_median_run": np.round(p_out[med], 3),
             "examples": {"clean": np.round(clean[:N_SHOW], 3), "noisy": np.round(noisy[:N_SHOW], 3),
-                         "denoised": np.round(out[med, :N_SHOW], 3)},
-            "history": {"val_mse": res.history["val_mse"], "train_loss": res.history["train_loss"]},
-            "n_diverged": res.n_diverged, "info": C.fit_info(res)}
+                         "denoised": np.round(out[med, :N_SHOW], 3)}}
 
 
 def run(ctx) -> dict:
     s = ctx.settings
-    configs = []
-    for d in s["datasets"]:
-        e = C.per_dataset(s["epochs"], d)
-        configs.append((f"{d}-sigma{s['sigma']:g}-e{e}-s{s['seeds']}",
-                        dict(dataset=d, code=s["code"], hidden=s["hidden"], seeds=s["seeds"],
-                             sigma=float(s["sigma"]), epochs=e, first=s["datasets"][0])))
-    recs = run_grid(ctx.store, configs, lambda c: _train(ctx, c))
+    sigma = float(s["sigma"])
+
+    def build(point):
+        d = point["dataset"]
+        ds = C.load(ctx, d)
+        w = C.widths(ds.train.x.shape[1], s["code"], 3, s["hidden"])
+        model = join(*C.autoencoder(w))
+        cfg = C.config(C.per_dataset(s["epochs"], d), noise=unclipped_noise, val_noise=True)
+        return Problem(model, cfg, ds.train.x, ds.val.x, ds.test.x,
+                       fit_kwargs={"verify": d == s["datasets"][0]},
+                       analyse=lambda res: _denoising(model, res, ds.test.x, sigma))
+
+    grid = Grid(static={"dataset": s["datasets"]}, vmapped={"noise_std": [sigma]},
+                seeds=s["seeds"])
+    recs = ctx.sweep(build, grid)
     summary, runs, per = {}, {}, {}
-    for (_, c), r in zip(configs, recs):
-        tag = C.SHORT[c["dataset"]]
+    for point, rec in zip(grid.points(), recs):
+        d = point["dataset"]
+        tag = C.SHORT[d]
+        r = {**rec["analysis"], "seed": seeds(rec), "clean_input_mse": rec["test"]["mse"],
+             "val_mse_noisy": rec["final"]["val_mse"]}
         per[tag] = {k: r[k] for k in ("noisy_mse", "psnr_noisy_mean", "psnr_noisy_clipped_mean")}
-        per[tag]["epochs"] = c["epochs"]
+        per[tag]["epochs"] = C.per_dataset(s["epochs"], d)
         for m in ("denoised_mse", "clean_input_mse", "val_mse_noisy", "psnr_denoised_mean",
                   "psnr_denoised_median"):
-            summary[f"{tag}: {m}"] = C.summarise(r[m])
+            summary[f"{tag}: {m}"] = stats.summary(r[m])
         runs[tag] = {m: r[m] for m in ("seed", "denoised_mse", "clean_input_mse",
                                        "psnr_denoised_mean", "psnr_denoised_median")}
         ex = {k: np.asarray(v, np.float64) for k, v in r["examples"].items()}
         plots.image_grid(ctx.figure(f"examples_{tag.lower()}.png"),
                          [ex["clean"], ex["noisy"], ex["denoised"]],
-                         row_titles=["clean", f"x + N(0, {c['sigma']:g}²)\n(as input)",
+                         row_titles=["clean", f"x + N(0, {sigma:g}²)\n(as input)",
                                      "denoised"],
-                         title=f"{tag}: denoising, σ = {c['sigma']:g}"
+                         title=f"{tag}: denoising, σ = {sigma:g}"
                                f" (seed {r['seed'][r['median_run']]},"
                                f" the median run)")
         C.histogram(ctx.figure(f"psnr_{tag.lower()}.png"),
                     {"noisy input": r["psnr_noisy"],
                      "denoised (median run)": r["psnr_denoised_median_run"]},
-                    title=f"{tag} test set: PSNR per image (σ = {c['sigma']:g}, unclipped input)",
+                    title=f"{tag} test set: PSNR per image (σ = {sigma:g}, unclipped input)",
                     xlabel="PSNR (dB, peak 1)")
         plots.curves(ctx.figure(f"curves_{tag.lower()}.png"),
-                     {"training loss (noisy input)": np.asarray(r["history"]["train_loss"], float),
-                      "validation MSE (noisy input)": np.asarray(r["history"]["val_mse"], float)},
+                     {"training loss (noisy input)": np.asarray(rec["history"]["train_loss"], float),
+                      "validation MSE (noisy input)": np.asarray(rec["history"]["val_mse"], float)},
                      title=f"{tag}: denoising autoencoder", ylabel="MSE to the clean image",
                      logy=True)
     return {"config": {**dict(s), "assumed": C.assumed(s["hidden"]), "clip": False,
                        "test_noise_seed": TEST_NOISE_SEED, "train": config_dict(C.config(1))},
             "runs": runs, "summary": summary, "noisy": per,
             "published": {"psnr": "qualitative + PSNR plots (no numbers)"},
-            "gradcheck": C.gradchecks({C.SHORT[c["dataset"]]: r
-                                       for (_, c), r in zip(configs, recs)}),
-            "timing": [r["info"] for r in recs]}
+            "gradcheck": C.gradchecks({C.SHORT[p["dataset"]]: r
+                                       for p, r in zip(grid.points(), recs)}),
+            "timing": [C.fit_info(r["info"]) for r in recs]}
 
 
 def report(res) -> str:
@@ -151,7 +155,7 @@ def report(res) -> str:
                    f" (the FMNIST denoiser trains for"
                    f" {res['noisy']['FMNIST']['epochs']} epochs, the MNIST one for"
                    f" {res['noisy']['MNIST']['epochs']}; the noise is the same draw for both).")
-    out.append("\nSeed-003 notes: the report gives no PSNR numbers (only plots) and no epoch"
+    out.append("\nNotes on the source: the report gives no PSNR numbers (only plots) and no epoch"
                " count for the denoisers (\"same parameters as the selected model\"); we train"
                " them for the selection grid's epochs (MNIST 10, FMNIST 5) in the paper preset."
                + verdict)

@@ -1,8 +1,8 @@
-"""Seed 001's autoencoder grid: latent size L × depth d × loss (MSE, BCE), test MSE.
+"""The source's autoencoder grid: latent size L × depth d × loss (MSE, BCE), test MSE.
 
-Every cell trains several seeds in one vmapped program (seed 001 used one seed per
+Every cell trains several seeds in one vmapped program (the source used one seed per
 cell, so its depth ranking is within seed noise). BCE is real binary cross-entropy on
-logits (seed 001's "cross-entropy" was neither); both losses report the test MSE of
+logits (the source's "cross-entropy" was neither); both losses report the test MSE of
 the reconstruction in [0, 1] pixel space. One stored record per cell (resumable).
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ import itertools
 
 import numpy as np
 
-from experiments import _ae001_common as C
-from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax.analysis import plots
-from nnjax.results import run_grid
+from . import _ae001_common as C
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
+from nnjax.analysis import plots, stats
+from nnjax.sweep import Grid
 
 LATENTS = [4, 8, 16, 32, 64]
 DEPTHS = [1, 2, 3, 4, 5]
@@ -49,40 +49,41 @@ def cell_name(latent, depth, loss) -> str:
 def run(ctx) -> dict:
     ds = ctx.dataset(flatten=True)
     clock = C.Clock()
-    tag = f"s{ctx['seeds']}-e{ctx['epochs']}-p{ctx['patience']}-{ctx['shuffle']}"
-    configs = [(f"{cell_name(lat, d, loss)}-{tag}", (lat, d, loss))
-               for loss in ctx["losses"] for lat, d in cells(ctx.settings)]
+    grid = Grid(static={"loss": list(ctx["losses"]), "cell": cells(ctx.settings)},
+                seeds=ctx["seeds"])
 
-    def train_cell(cfg):
-        lat, d, loss = cfg
+    def build(point):
         cell_clock = C.Clock()
-        ae = C.train_ae(ctx, ds, lat, d, loss)
-        return {"latent": lat, "depth": d, "loss": loss, "widths": ae.widths,
-                **C.run_metrics(ae), **C.fit_info(ae), **cell_clock.read(),
-                "val_mse_history": ae.res.history["val_mse"]}
+        p = C.problem(ds, *point["cell"], point["loss"], ctx.settings,
+                      verify=ctx.get("verify", True))
+        return p._replace(analyse=lambda res: cell_clock.read())
 
-    records = run_grid(ctx.store, configs, train_cell)
+    records = ctx.sweep(build, grid)
     summary, runs = {}, []
-    for rec in records:
-        name = cell_name(rec["latent"], rec["depth"], rec["loss"])
-        summary[name] = C.summarize(rec["test_mse"])
-        for i, seed in enumerate(rec["seed"]):
-            runs.append({"cell": name, "latent": rec["latent"], "depth": rec["depth"],
-                         "loss": rec["loss"], "seed": seed, "test_mse": rec["test_mse"][i],
+    for point, rec in zip(grid.points(), records):
+        (lat, d), loss = point["cell"], point["loss"]
+        name = cell_name(lat, d, loss)
+        rec.update(latent=lat, depth=d, loss=loss, **rec["analysis"])
+        summary[name] = stats.summary(rec["test"]["mse"])
+        for i, lab in enumerate(rec["runs"]):
+            runs.append({"cell": name, "latent": lat, "depth": d, "loss": loss,
+                         "seed": lab["seed"], "test_mse": rec["test"]["mse"][i],
                          "epochs_run": rec["epochs_run"][i], "best_epoch": rec["best_epoch"][i]})
     figures(ctx, records, summary)
     timing = {"cells_cpu_s": round(sum(r["cpu_s"] for r in records), 1),
               "cells_wall_s": round(sum(r["wall_s"] for r in records), 1),
               "this_call": clock.read(),
               "per_cell": {cell_name(r["latent"], r["depth"], r["loss"]):
-                           {k: r[k] for k in ("wall_s", "cpu_s", "first_call_seconds",
-                                              "seconds_per_epoch")} for r in records}}
+                           {"wall_s": r["wall_s"], "cpu_s": r["cpu_s"],
+                            **C.fit_info(r["info"], ("first_call_seconds", "seconds_per_epoch"))}
+                           for r in records}}
     return {"config": {**dict(ctx.settings), "cells": [list(c) for c in cells(ctx.settings)],
                        "optimizer": "adam 1e-3", "batch_size": 128,
                        "early_stopping": "val_loss, best restored"},
             "runs": runs, "summary": summary, "published": PUBLISHED,
             "target": target(summary, ctx.settings), "timing": timing,
-            "gradcheck": C.gradcheck_summary(records)}
+            "gradcheck": C.gradcheck_summary(C.gradchecks(
+                {f"{p['loss']} {p['cell']}": r for p, r in zip(grid.points(), records)}))}
 
 
 def iqm_matrix(summary, settings, loss):
@@ -107,7 +108,7 @@ def figures(ctx, records, summary) -> None:
     top, mse = max(ctx["latents"]), [r for r in records if r["loss"] == "mse"]
     if len(mse) > 9:                       # full grid: the d=1 row and the L=max column
         mse = [r for r in mse if r["latent"] == top or r["depth"] == 1]
-    series = {f"L={r['latent']}, d={r['depth']}": np.asarray(r["val_mse_history"], float)
+    series = {f"L={r['latent']}, d={r['depth']}": np.asarray(r["history"]["val_mse"], float)
               for r in mse}
     plots.curves(ctx.figure("val_mse_curves_mse.png"), series, logy=True,
                  title="AE trained with MSE: validation MSE per epoch",
@@ -129,7 +130,7 @@ def target(summary, settings) -> dict:
 
 def published_for(latent, depth, loss):
     if loss != "mse":
-        return "— (seed 001's CE was not BCE)"
+        return "— (the source's CE was not BCE)"
     if latent == 4:
         return "0.037 (L=4; depth not stated)"
     if (latent, depth) == (64, 1):
@@ -174,7 +175,7 @@ def report(results) -> str:
                  f" trained them): {tm.get('cells_cpu_s')} CPU-s,"
                  f" {tm.get('cells_wall_s')} s wall (2 shared cores). Gradient check:"
                  f" {results['gradcheck']}.")
-    lines += ["\nKnown seed-001 faults behind differences:",
+    lines += ["\nKnown faults of the source behind differences:",
               "- one seed per cell: its depth ranking (\"depth 3–5 best\") is within seed"
               " noise; we train several seeds per cell and show IQM and bootstrap CIs.",
               "- its autoencoder \"cross-entropy\" is neither cross-entropy nor BCE; our"

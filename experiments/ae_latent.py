@@ -1,9 +1,9 @@
-"""Seed 001's latent-space study: reconstructions, t-SNE, KNN on codes, centroid interpolation.
+"""The source's latent-space study: reconstructions, t-SNE, KNN on codes, centroid interpolation.
 
-Three MSE autoencoders (seed 001's width rule): L=32,d=5 for reconstructions; L=4,d=1
+Three MSE autoencoders (the source's width rule): L=32,d=5 for reconstructions; L=4,d=1
 whose test codes are embedded with t-SNE and classified by a 5-NN fitted on the
 *training* codes; L=64,d=5 whose class-mean codes are interpolated and decoded.
-Seed 001's "96.19%" KNN figure was the one-vs-rest mean (TP+TN)/N = 0.8 + 0.2·accuracy
+The source's "96.19%" KNN figure was the one-vs-rest mean (TP+TN)/N = 0.8 + 0.2·accuracy
 of a KNN fitted and scored on the same test codes; both that protocol and its formula
 are reported beside the real top-1 accuracy.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import _ae001_common as C
-from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax.analysis import plots
+from . import _ae001_common as C
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
+from nnjax.analysis import plots, stats
 
 ROLES = ("recon", "codes", "interp")
 PRESETS = {
@@ -30,7 +30,7 @@ PRESETS = {
              "code_seeds": 2, "epochs": 2, "patience": 5, "shuffle": "shared",
              "knn_k": 5, "tsne_points": 200, "verify": False},
 }
-# seed 001's table: class: (TP, FP, FN, TN, one-vs-rest accuracy)
+# the source's table: class: (TP, FP, FN, TN, one-vs-rest accuracy)
 PUBLISHED_TABLE = {0: (914, 123, 66, 8897, .9811), 1: (1113, 42, 22, 8823, .9936),
                    2: (889, 172, 143, 8796, .9685), 3: (762, 330, 248, 8660, .9422),
                    4: (790, 356, 192, 8662, .9452), 5: (534, 209, 358, 8899, .9433),
@@ -52,7 +52,7 @@ def ovr_table(confusion) -> np.ndarray:
 
 
 def legacy_ovr_accuracy(confusion) -> float:
-    """Seed 001's "accuracy": Σ_c (TP_c + TN_c) / (K·N) over one-vs-rest splits.
+    """The source's "accuracy": Σ_c (TP_c + TN_c) / (K·N) over one-vs-rest splits.
 
     For K classes this equals ``1 − 2/K + (2/K)·top1`` (0.8 + 0.2·accuracy for 10):
     8097 correct of 10 000 gives 0.96194, their "96.19%".
@@ -103,8 +103,8 @@ def run(ctx) -> dict:
             runs.append({"role": role, "latent": lat, "depth": d, "seed": seed,
                          "test_mse": float(metrics["test_mse"][i]),
                          "epochs_run": int(metrics["epochs_run"][i])})
-        summary[f"test_mse_{role}_L{lat}_d{d}"] = C.summarize(metrics["test_mse"])
-        infos.append(C.fit_info(ae))
+        summary[f"test_mse_{role}_L{lat}_d{d}"] = stats.summary(metrics["test_mse"])
+        infos.append(C.fit_info(ae.res.info))
 
     # reconstructions (one test image per digit, then the next ten test images)
     rec = models["recon"]
@@ -124,14 +124,14 @@ def run(ctx) -> dict:
     knn_runs = []
     for r in range(codes_ae.res.n_runs):
         cm = knn(tr_codes[r], ds.train.y, te_codes[r], ds.test.y, k)
-        cm_leak = knn(te_codes[r], ds.test.y, te_codes[r], ds.test.y, k)   # seed 001's protocol
+        cm_leak = knn(te_codes[r], ds.test.y, te_codes[r], ds.test.y, k)   # the source's protocol
         knn_runs.append({"seed": int(codes_ae.res.runs.seed[r]), "confusion": cm,
                          "top1": float(np.trace(cm) / cm.sum()),
                          "legacy_ovr": legacy_ovr_accuracy(cm),
                          "their_protocol_top1": float(np.trace(cm_leak) / cm_leak.sum()),
                          "their_protocol_legacy_ovr": legacy_ovr_accuracy(cm_leak)})
     for key in ("top1", "legacy_ovr", "their_protocol_top1", "their_protocol_legacy_ovr"):
-        summary[f"knn_{key}"] = C.summarize([kr[key] for kr in knn_runs])
+        summary[f"knn_{key}"] = stats.summary([kr[key] for kr in knn_runs])
     b = best["codes"]
     cm_best = knn_runs[b]["confusion"]
     plots.confusion_matrix(ctx.figure("knn_confusion.png"), cm_best, list(ds.class_names),
@@ -143,7 +143,7 @@ def run(ctx) -> dict:
     codes_i = te_codes if same else C.encode(models["interp"], ds.test.x)
     interp = interpolation_figures(ctx, models["interp"], best["interp"], codes_i, ds.test.y)
     return {"config": dict(ctx.settings), "runs": runs, "summary": summary,
-            "published": PUBLISHED, "gradcheck": C.gradcheck_summary(infos),
+            "published": PUBLISHED, "gradcheck": C.gradcheck_summary(C.gradchecks(dict(enumerate(infos)))),
             "knn": {"k": k, "best_run": b, "runs": knn_runs,
                     "table_best_run": ovr_table(cm_best)},
             "tsne": tsne, "interpolation": interp,
@@ -199,11 +199,11 @@ def report(results) -> str:
         lines.append(summary_row(f"test MSE, L={lat}, d={d} ({role})", s[key], None, ".5f"))
     lines += [summary_row("5-NN top-1 accuracy (fit train codes, score test)", s["knn_top1"],
                           None),
-              summary_row("… seed 001's one-vs-rest figure of it", s["knn_legacy_ovr"],
+              summary_row("… the source's one-vs-rest figure of it", s["knn_legacy_ovr"],
                           PUBLISHED["knn_legacy_ovr"]),
-              summary_row("5-NN top-1, seed 001's protocol (fit & score test codes)",
+              summary_row("5-NN top-1, the source's protocol (fit & score test codes)",
                           s["knn_their_protocol_top1"], PUBLISHED["knn_top1_their_protocol"]),
-              summary_row("… seed 001's one-vs-rest figure of it",
+              summary_row("… the source's one-vs-rest figure of it",
                           s["knn_their_protocol_legacy_ovr"], PUBLISHED["knn_legacy_ovr"])]
     kn = results["knn"]
     t = np.asarray(kn["table_best_run"])
@@ -222,7 +222,7 @@ def report(results) -> str:
                  f" {(tot[0] + tot[3]) / (len(t) * n):.4f} | 8097/1903/1903/88097 | 0.9619 |")
     lines += [f"\nt-SNE: {results['tsne']['points']} random test codes (seed 0). Centroids:"
               f" means of the {results['interpolation']['centroids_from']}.",
-              "\nKnown seed-001 faults behind differences:",
+              "\nKnown faults of the source behind differences:",
               "- its \"96.19%\" is Σ(TP+TN)/(10·N) over one-vs-rest splits = 0.8 + 0.2·accuracy;"
               " the real top-1 accuracy was 80.97%, and its KNN was fitted and scored on the same"
               " test codes (each point is its own nearest neighbour); ours fits on training"

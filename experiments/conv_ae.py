@@ -1,9 +1,9 @@
-"""Seed 004: convolutional autoencoder on MNIST — LR × WD grid with 3-fold CV, code size,
+"""The source: convolutional autoencoder on MNIST — LR × WD grid with 3-fold CV, code size,
 final training with the window early stopping.
 
 * grid: LR {1e-2, 1e-3, 1e-4} × WD {1e-3, 1e-4, 1e-5} × 3 randomised folds = 27 runs in
   one compiled program (``make_runs(folds=3, learning_rate=..., weight_decay=...)``),
-  batch 1000, Adam, MSE (all runs share seed 0's initialisation). Seed 004's rule: cells
+  batch 1000, Adam, MSE (all runs share seed 0's initialisation). The source's rule: cells
   whose loss exceeds 0.1 on a fold are discarded; the best of the rest has the lowest
   validation MSE (mean over folds) at the last epoch. If none is left (a truncated grid),
   the final models use the published cell.
@@ -15,33 +15,26 @@ final training with the window early stopping.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from experiments import _conv_common as C
-from experiments.base import SUMMARY_HEADER, Study, summary_row
-from nnjax.analysis import plots
-from nnjax.analysis import stats
-from nnjax.results import run_grid
-from nnjax.train.runs import make_runs
-from nnjax.train import fit
+from . import _conv_common as C
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
+from nnjax.analysis import plots, stats
+from nnjax.sweep import Grid, Problem
 
 LRS = (1e-2, 1e-3, 1e-4)
 WDS = (1e-3, 1e-4, 1e-5)
 PUBLISHED = {"best_lr": 1e-2, "best_wd": 1e-5, "test_mse": {4: 0.02696, 32: 0.00854}}
 
 
-def _grid(ctx, train):
-    s = ctx.settings
+def _grid_problem(s, train) -> Problem:
     x = train.x
     if s["grid_subset"]:
         pick = np.random.default_rng(4).permutation(len(x))[:int(s["grid_subset"])]
         x = x[np.sort(pick)]
-    runs = make_runs([0], folds=3, fold_seed=4, learning_rate=list(LRS), weight_decay=list(WDS))
-    res = fit(C.model_for(32, s), C.base_config(s, s["grid_epochs"]), x, runs=runs,
-              progress=ctx.progress, map="auto")   # the fastest mapping, measured
-    return {"n_images": int(len(x)), **res.record()}
+    return Problem(C.model_for(32, s), C.base_config(s, s["grid_epochs"]), x,
+                   fit_kwargs={"map": "auto"},   # the fastest mapping, measured
+                   analyse=lambda res: {"n_images": int(len(x))})
 
 
 def _cells(grid: dict):
@@ -53,35 +46,39 @@ def _cells(grid: dict):
     return {k: np.stack(v) for k, v in cells.items()}
 
 
-def _final(ctx, code, lr, wd, train, test):
-    model, res = C.train_final(ctx, code, lr, wd, train, test,
-                               resume_dir=ctx.store.root)
-    rec = res.record()
-    if code in C.FINAL_CODES:
-        rec["model_file"] = str(C.save_model(C.models_dir(ctx.out, ctx.preset),
-                                             C.model_meta(ctx, code, lr, wd), res))
-    return rec
-
-
 def run(ctx) -> dict:
     s = ctx.settings
     codes = tuple(s["codes"])
     train, test, _ = C.load_sets(ctx)
-    grid = run_grid(ctx.store, [("grid", None)], lambda _: _grid(ctx, train))[0]
+    grid = ctx.sweep(lambda p: _grid_problem(s, train),
+                     Grid(vmapped={"learning_rate": list(LRS), "weight_decay": list(WDS)},
+                          seeds=[0], folds=3, fold_seed=4), name="grid")[0]
+    grid["n_images"] = grid["analysis"]["n_images"]
     cells = _cells(grid)
     last = {k: float(np.nanmean(v[:, -1])) for k, v in cells.items()}   # mean over folds
-    # seed 004's rule: discard a cell whose loss is above 0.1 on any fold; best of the rest
+    # the source's rule: discard a cell whose loss is above 0.1 on any fold; best of the rest
     kept = [k for k, v in cells.items() if np.all(v[:, -1] <= C.COLLAPSED)]
     best = min(kept, key=lambda k: last[k]) if kept else None
     use_grid = s["final_from"] == "grid" and best is not None
     lr, wd = best if use_grid else (s["learning_rate"], s["weight_decay"])
     lowest = min(last, key=lambda k: (np.isnan(last[k]), last[k]))
     # ED 8 and 16 only need the sweep's epochs; 4 and 32 train for the final budget
-    def one(c):
-        short = {**s, "final_epochs": s["sweep_epochs"], "seeds": s["sweep_seeds"]}
-        sub = ctx if c in C.FINAL_CODES else dataclasses.replace(ctx, settings=short)
-        return _final(sub, c, lr, wd, train, test)
-    finals = dict(zip(codes, run_grid(ctx.store, [(f"ed{c}", c) for c in codes], one)))
+    short = {**s, "final_epochs": s["sweep_epochs"], "seeds": s["sweep_seeds"]}
+
+    def build(point):
+        c = point["code"]
+        p = C.final_problem(s if c in C.FINAL_CODES else short, c, lr, wd, train, test,
+                            resume_dir=ctx.store.root)
+        if c not in C.FINAL_CODES:
+            return p
+        save = lambda res: {"model_file": str(C.save_model(  # noqa: E731
+            C.models_dir(ctx.out, ctx.preset), C.model_meta(ctx, c, lr, wd), res))}
+        return p._replace(analyse=save)
+
+    finals = {}
+    for c in codes:
+        n = s["seeds"] if c in C.FINAL_CODES else s["sweep_seeds"]
+        finals[c] = ctx.sweep(build, Grid(static={"code": [c]}, seeds=int(n)), name="ed")[0]
     at = int(s["sweep_epochs"]) - 1
     sweep = {c: np.asarray(finals[c]["history"]["val_mse"], np.float64) for c in codes}
     sweep = {c: h[:, min(at, h.shape[1] - 1)] for c, h in sweep.items()}   # test MSE at epoch
@@ -157,7 +154,7 @@ def report(r: dict) -> str:
     codes = s["codes"]
     lines = [
         f"Grid: 27 runs (3 LR × 3 WD × 3 folds) in one program on {g['n_images']} training"
-        f" images, {s['grid_epochs']} epochs, batch {s['batch_size']}. Seed 004's rule: discard"
+        f" images, {s['grid_epochs']} epochs, batch {s['batch_size']}. The source's rule: discard"
         " every cell whose loss exceeds 0.1 on a fold, pick the lowest mean validation MSE"
         " of the rest. " + (f"Kept: {', '.join(g['kept'])}; best **LR {g['best']['lr']:g},"
                             f" WD {g['best']['wd']:g}**" if g["best"] else
@@ -186,7 +183,7 @@ def report(r: dict) -> str:
     t = r["timing"]
     coll = [f"ED={c}: {int(np.sum(r['runs'][f'ed{c}']['collapsed']))}/"
             f"{len(r['runs'][f'ed{c}']['collapsed'])}" for c in codes]
-    lines += ["", "Collapsed final runs (training loss ≥ 0.1 at the end, seed 004's own"
+    lines += ["", "Collapsed final runs (training loss ≥ 0.1 at the end, the source's own"
               " threshold): " + ", ".join(coll) + ". With LR 1e-2 every run first sits on a"
               " plateau where the output is all black (training loss ≈ 0.112 = mean x²) for"
               " ≈ 1–4 epochs of the full set, then leaves it; a PyTorch twin of the model does"
@@ -206,7 +203,7 @@ def report(r: dict) -> str:
     lines += ["", f"Timing (wall, shared 2-core machine; {total / 60:.1f} min of training in"
               f" all, resumed runs included): grid {_fmt(t['grid'])}; " + "; ".join(
         f"ED={c} {_fmt(t[f'ed{c}'])}" for c in codes) + ".",
-        f"- Early stopping as seed 004 (training loss, window {s['window']}, tolerance"
+        f"- Early stopping as the source (training loss, window {s['window']}, tolerance"
         f" ±{s['tolerance']:g}, ≤ {s['final_epochs']} epochs)"
         + (f": with a {s['final_epochs']}-epoch cap the window rule never fires, so the final"
            " models are under-trained relative to the published ones (≤ 2000 epochs)."
@@ -217,7 +214,7 @@ def report(r: dict) -> str:
            + f"; the others ran to their cap ({s['final_epochs']} epochs for ED"
            f" {', '.join(str(c) for c in C.FINAL_CODES)}, {s['sweep_epochs']} for the rest;"
            " published cap 2000)."),
-        "- Seed 004 discarded cells by eye (loss > 0.1 or oscillating on a fold); we apply"
+        "- The source discarded cells by eye (loss > 0.1 or oscillating on a fold); we apply"
         " the 0.1 threshold to each fold's last validation MSE and do not judge oscillation.",
         "- The per-epoch test curves are monitored only (as the report's figures 1–4);"
         " stopping watches the training loss, so the test set does not steer training."]

@@ -1,4 +1,4 @@
-"""Seed 001's denoising autoencoder: L=64, d=5, MSE, trained on clip(x + N(0, 0.2²), 0, 1).
+"""The source's denoising autoencoder: L=64, d=5, MSE, trained on clip(x + N(0, 0.2²), 0, 1).
 
 The engine draws fresh noise for every training batch (``TrainConfig.noise``, σ traced
 per run) and validates on fixed noisy copies of the validation set against the clean
@@ -11,10 +11,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments import _ae001_common as C
-from experiments.base import SUMMARY_HEADER, Study, summary_row
+from . import _ae001_common as C
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
 from nnjax import data
-from nnjax.analysis import plots
+from nnjax.analysis import plots, stats
 
 SIGMAS = [round(0.1 * i, 1) for i in range(11)]
 PRESETS = {
@@ -69,8 +69,8 @@ def run(ctx) -> dict:
     sw = sweep(ae, ds.test.x, sigmas)
     summary, runs = {}, []
     for j, s in enumerate(sigmas):
-        summary[f"mse_sigma{s:g}"] = C.summarize(sw["mse"][:, j])
-        summary[f"psnr_sigma{s:g}"] = C.summarize(sw["psnr"][:, j])
+        summary[f"mse_sigma{s:g}"] = stats.summary(sw["mse"][:, j])
+        summary[f"psnr_sigma{s:g}"] = stats.summary(sw["psnr"][:, j])
     metrics = C.run_metrics(ae)
     for r, seed in enumerate(metrics["seed"]):
         runs.append({"seed": seed, "val_loss_noisy": float(metrics["val_loss"][r]),
@@ -89,9 +89,9 @@ def run(ctx) -> dict:
     shown = examples(ctx, ae, best, ds.test.x, ds.test.y, sigmas)
     return {"config": dict(ctx.settings), "runs": runs, "summary": summary,
             "published": {"note": "qualitative only (figures at σ=0.2 and σ=0.6)"},
-            "gradcheck": C.gradcheck_summary([C.fit_info(ae)]),
+            "gradcheck": C.gradcheck_summary(C.gradchecks({"ae": ae.res.info})),
             "sweep": sw, "best_run": best, "examples": shown,
-            "timing": {**C.fit_info(ae), "total": clock.read()}}
+            "timing": {**C.fit_info(ae.res.info), "total": clock.read()}}
 
 
 def examples(ctx, ae, run, x, y, sigmas) -> dict:
@@ -137,9 +137,9 @@ def report(results) -> str:
     lines.append(f"\nDenoised PSNR peaks at σ={sw['sigma'][int(np.nanargmax(iqm))]:g} (trained at"
                  f" {cfg['train_sigma']}); the output beats the noisy input for σ ≥"
                  f" {min((w for w in wins if w > 0), default=float('nan')):g}.")
-    lines += ["\n(The `published` column holds the noisy input's own figure: seed 001 gave no"
+    lines += ["\n(The `published` column holds the noisy input's own figure: the source gave no"
               " numbers.)",
-              "\nKnown seed-001 faults: none specific; seed 001 showed one model, one noise"
+              "\nKnown faults of the source: none specific; the source showed one model, one noise"
               " draw and no numbers, and its σ=0.6 pictures are not reproducible without the"
               " noise it used. Ours show the exact inputs the model received."]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Seed 002, question 1: a dense autoencoder on Fashion-MNIST.
+"""The source, question 1: a dense autoencoder on Fashion-MNIST.
 
 784-256(ReLU)-64 / 64-256(ReLU)-784(Sigmoid). As in the report, the code layer
 ``Linear(256, 64)`` has no activation (a linear code). MSE on the sigmoid output, Adam
@@ -9,14 +9,15 @@ from a Gaussian fitted to the training codes (mean and full covariance) and from
 """
 from __future__ import annotations
 
-import jax
 import numpy as np
 
-from experiments import _fmnist_common as common
-from experiments.base import SUMMARY_HEADER, Study, summary_row
+from . import _fmnist_common as common
+from ._common import median_run, one_per_class, one_run
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
 from nnjax import layers as L
 from nnjax.analysis import plots
 from nnjax.analysis import stats
+from nnjax.models import join, split
 from nnjax.train.evaluate import predict
 from nnjax.train import TrainConfig, fit
 
@@ -27,25 +28,15 @@ TORCH_CHECK = {"test_mse": 0.00690, "train_loss_last_epoch": 0.00677, "train_mse
 # without a printed number are placed by line order)
 PUBLISHED_LOG = {1: 0.0, 2: 0.0316, 3: 0.0163, 7: 0.0105, 8: 0.0098, 9: 0.0094, 12: 0.0083,
                  13: 0.0081, 14: 0.0079, 17: 0.0073, 18: 0.0072, 19: 0.0071, 20: 0.0070}
-ENCODER_LAYERS = 3   # Linear(hidden) → ReLU → Linear(code): model.layers[:3]
 
 
-def autoencoder(in_dim: int, hidden: int, code: int) -> L.Layer:
-    """Seed 002's AE: Linear(h) → ReLU → Linear(code) | Linear(h) → ReLU → Linear(D) →
-    Sigmoid. Input and output (N, D); ``layers[:3]`` encode, ``layers[3:]`` decode."""
-    return L.Sequential(L.Linear(hidden), L.ReLU(), L.Linear(code),
-                        L.Linear(hidden), L.ReLU(), L.Linear(in_dim), L.Sigmoid())
-
-
-def halves(model: L.Layer):
-    """``(encoder, decoder)`` Sequentials; run them with ``params[:3]`` / ``params[3:]``."""
-    return (L.Sequential(*model.layers[:ENCODER_LAYERS]),
-            L.Sequential(*model.layers[ENCODER_LAYERS:]))
-
-
-def one_run(tree, i):
-    """Run ``i`` of stacked (R, ...) params/state, kept as a stack of one."""
-    return jax.tree.map(lambda a: a[i:i + 1], tree)
+def halves(in_dim: int, hidden: int, code: int):
+    """The report's AE as ``(encoder, decoder)``: Linear(h) → ReLU → Linear(code) |
+    Linear(h) → ReLU → Linear(D) → Sigmoid (no activation on the code, no Flatten: input
+    and output (N, D)); ``join`` them for the model, ``split`` its params."""
+    return (L.Sequential(L.Linear(hidden), L.ReLU(), L.Linear(code), name="Encoder"),
+            L.Sequential(L.Linear(hidden), L.ReLU(), L.Linear(in_dim), L.Sigmoid(),
+                         name="Decoder"))
 
 
 def fitted_gaussian(codes: np.ndarray):
@@ -68,7 +59,8 @@ def run(ctx) -> dict:
     d = common.load(ctx)
     s = ctx.settings
     dim = d.x_train.shape[1]
-    model = autoencoder(dim, s["hidden"], s["code"])
+    encoder, decoder = halves(dim, s["hidden"], s["code"])
+    model = join(encoder, decoder)
     cfg = TrainConfig(epochs=s["epochs"], batch_size=s["batch_size"], optimizer="adam",
                       learning_rate=s["lr"], loss="mse", target="input",
                       shuffle=s.get("shuffle", "per_run"))
@@ -83,9 +75,9 @@ def run(ctx) -> dict:
                  title=f"Fashion-MNIST AE {dim}-{s['hidden']}-{s['code']}, MSE",
                  ylabel="MSE", logy=True)
 
-    show = common.median_run(test_mse)
+    show = median_run(test_mse)
     params, state = one_run(res.params, show), one_run(res.model_state, show)
-    idx = common.one_per_class(d.y_test)
+    idx = one_per_class(d.y_test)
     recon = np.asarray(predict(model, params, state, d.x_test[idx]))[0]
     names = [d.class_names[int(c)] for c in d.y_test[idx]]
     plots.image_grid(ctx.figure("reconstructions.png"), [d.x_test[idx], recon],
@@ -93,14 +85,13 @@ def run(ctx) -> dict:
                      title=f"Test images and reconstructions (seed {res.runs.seed[show]},"
                            f" the median run: test MSE {test_mse[show]:.4f})")
 
-    encoder, decoder = halves(model)
-    codes = np.asarray(predict(encoder, params[:ENCODER_LAYERS], state[:ENCODER_LAYERS],
+    (enc_p, dec_p), (enc_s, dec_s) = split(encoder, params), split(encoder, state)
+    codes = np.asarray(predict(encoder, enc_p, enc_s,
                                d.x_train))[0]
     mu, cov = fitted_gaussian(codes)
     n = s["n_samples"]
     z_fit, z_std = sample_codes(mu, cov, n, seed=int(res.runs.seed[show]))
-    dec = lambda z: np.asarray(predict(decoder, params[ENCODER_LAYERS:],  # noqa: E731
-                                       state[ENCODER_LAYERS:], z))[0]
+    dec = lambda z: np.asarray(predict(decoder, dec_p, dec_s, z))[0]  # noqa: E731
     gen_fit, gen_std = dec(z_fit), dec(z_std)
     half = n // 2
     plots.image_grid(ctx.figure("latent_samples.png"),
@@ -126,8 +117,8 @@ def run(ctx) -> dict:
                    "shuffle": cfg.shuffle},
         "runs": [{"seed": int(sd), "test_mse": float(m), "train_loss_last_epoch": float(t)}
                  for sd, m, t in zip(res.runs.seed, test_mse, last_train)],
-        "summary": {"test_mse": common.summarize(test_mse),
-                    "train_loss_last_epoch": common.summarize(last_train)},
+        "summary": {"test_mse": stats.summary(test_mse),
+                    "train_loss_last_epoch": stats.summary(last_train)},
         "published": PUBLISHED,
         "gradcheck": res.info["gradcheck"],
         "timing": {k: res.info.get(k) for k in

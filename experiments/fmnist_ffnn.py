@@ -1,4 +1,4 @@
-"""Seed 002, question 2: a feed-forward classifier with BatchNorm and Dropout on Fashion-MNIST.
+"""The source, question 2: a feed-forward classifier with BatchNorm and Dropout on Fashion-MNIST.
 
 784-512-BN-ReLU-Dropout(0.2)-256-BN-ReLU-Dropout(0.2)-128-ReLU-10, softmax
 cross-entropy, Adam 1e-3, batch 128, 50 epochs; trained on all 60 000 training images
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import _fmnist_common as common
-from experiments.base import SUMMARY_HEADER, Study, summary_row
+from . import _fmnist_common as common
+from ._common import median_run
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
 from nnjax import layers as L
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -95,7 +96,7 @@ def run(ctx) -> dict:
     plots.confusion_matrix(ctx.figure("confusion_matrix.png"), cm, d.class_names,
                            title=f"Test confusion matrix, summed over {res.n_runs} runs")
 
-    show = common.median_run(test_acc)
+    show = median_run(test_acc)
     wrong = np.flatnonzero(pred[show] != d.y_test)[:s["n_wrong"]]
     caps = [f"{d.class_names[pred[show, i]]} /\n{d.class_names[d.y_test[i]]}" for i in wrong]
     plots.captioned_images(ctx.figure("misclassified.png"), d.x_test[wrong], caps,
@@ -114,10 +115,10 @@ def run(ctx) -> dict:
                    "seeds": s["seeds"], "data": d.name, "n_train": len(d.x_train),
                    "n_test": len(d.x_test), "validation": None, "shuffle": cfg.shuffle},
         "runs": runs,
-        "summary": {"test_accuracy": common.summarize(test_acc),
-                    "test_loss": common.summarize(test_loss),
-                    "train_accuracy_eval": common.summarize(train_eval["accuracy"]),
-                    **{n: common.summarize(last[n]) for n in names}},
+        "summary": {"test_accuracy": stats.summary(test_acc),
+                    "test_loss": stats.summary(test_loss),
+                    "train_accuracy_eval": stats.summary(train_eval["accuracy"]),
+                    **{n: stats.summary(last[n]) for n in names}},
         "published": PUBLISHED,
         "gradcheck": res.info["gradcheck"],
         "timing": {k: res.info.get(k) for k in

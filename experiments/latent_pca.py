@@ -1,7 +1,7 @@
-"""Seed 004: the codes of the test set projected to 2-D by PCA (scikit-learn), coloured by
+"""The source: the codes of the test set projected to 2-D by PCA (scikit-learn), coloured by
 digit, for the ED=4 and ED=32 conv autoencoders.
 
-Seed 004 judged the cluster separation by eye (ED=4 "highly separated", ED=32 "more
+The source judged the cluster separation by eye (ED=4 "highly separated", ED=32 "more
 mixed"). Beside the pictures we measure it: the explained variance ratio of the two
 components, and the silhouette score of the digit labels in the 2-D projection and in
 the full code space (−1..1, higher = better separated; on a fixed subsample).
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments import _conv_common as C
-from experiments.base import SUMMARY_HEADER, Study, summary_row
+from . import _conv_common as C
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
 from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train import predict
@@ -36,7 +36,7 @@ def run(ctx) -> dict:
     models = C.get_models(ctx, train, test)
     per, runs = {}, {}
     for code, (model, params, state, info) in models.items():
-        enc, part = C.encoder_of(model)
+        enc, part = C.encoder_of(code, ctx.settings)
         codes = np.asarray(predict(enc, part(params), part(state), test.x), np.float64)
         got = [_measure(codes[r], np.asarray(test.y)) for r in range(codes.shape[0])]
         per[code] = got
@@ -90,7 +90,7 @@ def report(r: dict) -> str:
         " the code-space silhouette compares the codes themselves.",
         "- A collapsed run (training loss ≥ 0.1: all-black output) has a near-constant code;"
         " its silhouette says nothing about the latent space.",
-        "- Seed 004 published only the pictures (figures 5–6), no number."]
+        "- The source published only the pictures (figures 5–6), no number."]
     return "\n".join(lines)
 
 

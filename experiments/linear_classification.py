@@ -1,9 +1,9 @@
-"""Seed 001, linear classification: two unit-variance blobs, a linear classifier.
+"""The source, linear classification: two unit-variance blobs, a linear classifier.
 
 Each run draws its own 400 training and 400 held-out points from its seed
 (``nnjax.data.blobs``: centres (−3, −3) → 0 and (3, 3) → 1) and trains Linear(2→1) with
 binary cross-entropy on the logit (sigmoid output), SGD lr 0.01, batch 32, 256 epochs
-(seed 001's Fig. 3), 25 runs. See ``experiments/_toy_common.py`` for why runs loop over
+(the source's Fig. 3), 25 runs. See ``experiments/_toy_common.py`` for why runs loop over
 seeds and how the single logit is trained (``BinaryLogit``: softmax CE over ``[0, z]`` =
 BCE on ``z``).
 """
@@ -13,8 +13,8 @@ import functools
 
 import jax
 
-from experiments import _toy_common as toy
-from experiments.base import Study
+from . import _toy_common as toy
+from nnjax.study import Study
 from nnjax import data
 from nnjax import layers as L
 from nnjax.train.config import config_dict
@@ -64,15 +64,15 @@ def report(results: dict) -> str:
         f"Each of the {s['train_accuracy']['n']} runs draws its own {results['config']['n']}"
         f" training and {results['config']['n_test']} held-out points; accuracy and loss are"
         " measured after training on the whole sets (eval mode). Published: accuracy IQM"
-        " 1.000 (read from seed 001's figure). SGD lr 0.01, batch 32,"
-        f" {results['config']['epochs']} epochs (seed 001's Fig. 3). Median and worst runs are"
+        " 1.000 (read from the source's figure). SGD lr 0.01, batch 32,"
+        f" {results['config']['epochs']} epochs (the source's Fig. 3). Median and worst runs are"
         " ranked by final training loss.",
-        toy.timing_text(t) + f"; gradient check {toy.gradcheck_text(results['gradcheck'])}.",
-        "- Seed 001 used a 2-unit softmax output with one-hot labels; we train one logit with"
+        toy.timing_text(t) + f"; gradient check {toy.check_text(results['gradcheck'])}.",
+        "- The source used a 2-unit softmax output with one-hot labels; we train one logit with"
         " BCE (the same function class; REFERENCE.md: Linear(2→1)).",
-        "- Seed 001's softmax backward kept only the Jacobian's diagonal (REFERENCE.md); with a"
+        "- The source's softmax backward kept only the Jacobian's diagonal (REFERENCE.md); with a"
         " separable set it still reaches accuracy 1, so this does not change the number.",
-        "- Blob centres are not given by seed 001; ours (±3, ±3) make the classes separable"
+        "- Blob centres are not given by the source; ours (±3, ±3) make the classes separable"
         " in practice (Bayes error ≈ 1e-5).",
     ]
     return "\n".join(lines)

@@ -1,9 +1,9 @@
-"""Seed 001, linear regression: y = w·x + b + 0.5·ε, one Linear(1), MSE, SGD.
+"""The source, linear regression: y = w·x + b + 0.5·ε, one Linear(1), MSE, SGD.
 
 Each run draws its own line and data from its seed (``nnjax.data.linear_regression``:
 ``w ~ U(−5, 5)``, ``b ~ U(−10, 10)``, ``x ~ U(0, 10)``, 400 training points plus 400
 held-out points of the same line) and trains Linear(1) with MSE, SGD lr 0.01, batch 32,
-500 epochs (seed 001's code; its report says 200), 25 runs. The noise variance 0.25 is
+500 epochs (the source's code; its report says 200), 25 runs. The noise variance 0.25 is
 the floor of the MSE. Runs loop over seeds (see ``experiments/_toy_common.py``).
 """
 from __future__ import annotations
@@ -13,11 +13,9 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
-from experiments import _toy_common as toy
-from experiments.base import SUMMARY_HEADER, Study, summary_row
+from . import _toy_common as toy
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
 from nnjax import data
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -44,8 +42,7 @@ def _make(key, n, n_test):
 def _fits_figure(path, panels):
     """Side by side, one panel per ``(title, x, y, xt, yt, (w, b), (w_true, b_true))``:
     training and held-out points, the fitted line and the true line."""
-    fig = Figure(figsize=(5.2 * len(panels), 4.4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = plots.figure((5.2 * len(panels), 4.4))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, x, y, xt, yt, (w, b), (wt, bt)) in zip(axes, panels):
         ax.scatter(x, y, s=9, color=plots.PALETTE[0], alpha=0.6, linewidth=0, label="training data")
@@ -59,9 +56,7 @@ def _fits_figure(path, panels):
         ax.set(title=title, xlabel="x", ylabel="y")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=plots.DPI, format="png")
-    return path
+    return plots.save(fig, path)
 
 
 def _least_squares_mse(x, y) -> float:
@@ -142,11 +137,11 @@ def report(results: dict) -> str:
         f" {c['n_test']} held-out points; SGD lr {c['lr']}, batch {c['batch_size']},"
         f" {c['epochs']} epochs. The MSE floor is the noise variance 0.25 (a 2-parameter"
         f" least-squares fit on 400 points: ≈ 0.25·398/400 = 0.249). Published IQM 0.253.",
-        toy.timing_text(t) + f"; gradient check {toy.gradcheck_text(results['gradcheck'])}.",
-        "- Epochs: seed 001's code trains 500 epochs, its report says 200; the paper preset"
+        toy.timing_text(t) + f"; gradient check {toy.check_text(results['gradcheck'])}.",
+        "- Epochs: the source's code trains 500 epochs, its report says 200; the paper preset"
         " runs 500 (the quick preset 200). Both are past convergence (the slowest mode of SGD"
         " contracts by ≈ e^−12 in 200 epochs).",
-        "- Seed 001's MSE gradient is not divided by the batch size (REFERENCE.md): at lr"
+        "- The source's MSE gradient is not divided by the batch size (REFERENCE.md): at lr"
         " 0.01 that is a step 32× too large, and its committed regression diverges. Ours is"
         " the batch mean, dpred = 2(pred − y)/N.",
         "- Constant-step SGD does not settle at the least-squares line: its final iterate"

@@ -1,4 +1,4 @@
-"""Seed 001's hyperparameter sweeps of the MNIST MLP: activation, batch size, hidden
+"""The source's hyperparameter sweeps of the MNIST MLP: activation, batch size, hidden
 widths, optimizer; ≤50 epochs with early stopping (patience 5 on validation accuracy,
 best epoch restored), 15 seeds per configuration, each configuration one program.
 
@@ -9,17 +9,15 @@ and in the tests), so the 30 runs train together.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from experiments import _mlp_common as C
-from experiments.base import SUMMARY_HEADER, Context, Study, summary_row
+from . import _mlp_common as C
+from nnjax.study import SUMMARY_HEADER, Context, Study, summary_row
 from nnjax.models import mlp
-from nnjax.analysis import plots
-from nnjax.results import run_grid
-from nnjax.train.runs import make_runs
-from nnjax.train import EarlyStopping, TrainConfig, fit
+from nnjax.analysis import plots, stats
+from ._common import Clock
+from nnjax.sweep import Grid, Problem
+from nnjax.train import EarlyStopping, TrainConfig, fit, make_runs
 
 # IQM of test accuracy over 15 seeds (REFERENCE.md); Q1–Q3 where published.
 PUBLISHED = {
@@ -90,25 +88,20 @@ def plan(s) -> tuple:
     return boxes, {key: points[key] for key in order}
 
 
-def _fit_point(p: dict, s, ds, ctx, verify: bool) -> dict:
+def _problem(p: dict, s, ds, verify: bool) -> tuple:
+    """``(Grid, Problem)`` of one configuration: SGD's two momenta share one program."""
     sgd = p["optimizer"] == "sgd+momentum"
     cfg = TrainConfig(epochs=s["epochs"], batch_size=p["batch_size"],
                       optimizer="momentum" if sgd else "adam",
                       learning_rate=0.01 if sgd else 1e-3, shuffle=s["shuffle"],
                       early_stopping=EarlyStopping("val_accuracy", patience=s["patience"],
                                                    restore_best=True))
-    runs = make_runs(p["seeds"], momentum=[0.0, 0.9]) if sgd else make_runs(p["seeds"])
-    model = mlp(p["hidden"], 10, p["activation"])
-    t0, c0 = time.perf_counter(), C.cpu_seconds()
-    res = fit(model, cfg, ds.train, ds.val, ds.test, runs=runs, verify=verify,
-              progress=ctx.progress)
-    return {"point": p, "runs": res.runs.labels(),
-            "test_accuracy": res.test["accuracy"], "test_loss": res.test["loss"],
-            "val_accuracy": res.final("val_accuracy"), "best_epoch": res.best_epoch,
-            "epochs_run": res.epochs_run, "n_diverged": res.n_diverged,
-            "history": {k: res.history[k] for k in ("val_accuracy", "train_loss")},
-            "gradcheck": res.info["gradcheck"],
-            "timing": C.timing(res.info, time.perf_counter() - t0, C.cpu_seconds() - c0)}
+    grid = Grid(static={k: [v] for k, v in p.items() if k != "seeds"},
+                vmapped={"momentum": [0.0, 0.9]} if sgd else {}, seeds=p["seeds"])
+    clock = Clock()
+    problem = Problem(mlp(p["hidden"], 10, p["activation"]), cfg, ds.train, ds.val, ds.test,
+                      fit_kwargs={"verify": verify}, analyse=lambda res: clock.read())
+    return grid, problem
 
 
 def sgd_equals_momentum0(ds) -> float:
@@ -136,16 +129,18 @@ def run(ctx: Context) -> dict:
     ds = ctx.dataset("mnist", flatten=True)
     boxes, points = plan(s)
     verified = set()                   # a model (activation, widths) is checked once
-
-    def run_one(item):
-        key, p = item
+    records = {}
+    for key, p in points.items():
         mkey = (p["activation"], tuple(p["hidden"]))
-        out = _fit_point(p, s, ds, ctx, verify=mkey not in verified)
+        grid, problem = _problem(p, s, ds, verify=mkey not in verified)
+        rec = ctx.sweep(lambda point: problem, grid, name=key)[0]
         verified.add(mkey)
-        return out
-
-    records = dict(zip(points, run_grid(ctx.store, [(k, (k, p)) for k, p in points.items()],
-                                        run_one)))
+        info = rec["info"]
+        records[key] = {"runs": rec["runs"], "test_accuracy": rec["test"]["accuracy"],
+                        "best_epoch": rec["best_epoch"], "epochs_run": rec["epochs_run"],
+                        "history": rec["history"], "gradcheck": info["gradcheck"],
+                        "timing": C.timing(info, rec["analysis"]["wall_s"],
+                                           rec["analysis"]["cpu_s"])}
     results, figures = {}, {}
     for sweep, entries in boxes.items():
         rows, groups = [], {}
@@ -156,7 +151,7 @@ def run(ctx: Context) -> dict:
             groups[label] = acc
             pub = PUBLISHED[sweep][label]
             lo, hi = (pub[1], pub[2]) if isinstance(pub, tuple) else (pub, pub)
-            summ = C.summary(acc)
+            summ = stats.summary(acc)
             rows.append({"label": label, "config": key, "summary": summ,
                          "published": pub, "verdict": C.verdict(summ, lo, hi),
                          "seeds": [rec["runs"][i]["seed"] for i in keep],
@@ -187,9 +182,7 @@ def run(ctx: Context) -> dict:
                       for k, d in PUBLISHED.items()},
         "gradcheck": {key: r["gradcheck"] for key, r in records.items()},
         "timing": {key: r["timing"] for key, r in records.items()},
-        "sgd_equals_momentum0_max_abs_diff": run_grid(     # stored: resumed runs skip it
-            ctx.store, [("check:sgd-equals-momentum0", ds)],
-            lambda d: {"max_abs_diff": sgd_equals_momentum0(d)})[0]["max_abs_diff"],
+        "sgd_equals_momentum0_max_abs_diff": sgd_equals_momentum0(ds),
     }
 
 
@@ -233,7 +226,7 @@ def report(r: dict) -> str:
         med = np.median(np.asarray(sgd["best_epoch"]) + 1)
         out[-1] += (f" Plain SGD never stopped early: every run reached the {c['epochs']}-epoch"
                     f" limit (best epoch: median {med:.0f}), so its number is set by that limit"
-                    " (as it was for seed 001).")
+                    " (as it was for the source).")
     d = r["sgd_equals_momentum0_max_abs_diff"]
     out += ["", f"SGD and SGD+momentum share one program: `optimizer=\"momentum\"` with a"
             f" traced momentum 0 gave parameters equal to plain `\"sgd\"` (max |Δθ| = {d:g}"
@@ -251,9 +244,9 @@ def report(r: dict) -> str:
     out += ["", f"Total: {total:.0f} CPU seconds of training over {len(r['timing'])} programs."
             " A run that stops early is frozen but still computed until the last run of its"
             " program stops, so a program costs its slowest run's epochs.",
-            "", "Known faults of seed 001 behind differences:",
+            "", "Known faults of the source behind differences:",
             f"- {C.FAULT_SOFTMAX} Plain SGD feels the damping fully, Adam largely rescales it"
-            " away, so it explains seed 001's low plain-SGD number (.9074); with correct"
+            " away, so it explains the source's low plain-SGD number (.9074); with correct"
             " gradients SGD should do better."]
     sgd = _box(r, "optimizer", OPT_NAMES["sgd"])
     if sgd is not None and sgd["summary"]["iqm"] is not None:
@@ -261,7 +254,7 @@ def report(r: dict) -> str:
         out[-1] += (f" Ours: IQM {iqm:.4f} vs .9074 ("
                     + ("higher, as expected)." if iqm > .9074 else "not higher).")
                     + " Momentum (~10× larger steps) probably hid part of the damping in"
-                    " seed 001's .9599.")
+                    " the source's .9599.")
     out.append(f"- {C.FAULT_IQM} It cannot explain gaps larger than the spread of the runs.")
     far = [f"{sweep} {row['label']}" for sweep, rows in r["sweeps"].items() for row in rows
            if row["summary"]["q1"] is not None
@@ -270,7 +263,7 @@ def report(r: dict) -> str:
         out.append("- Gaps of more than half a point above the published value ("
                    + ", ".join(far) + ") are where damped gradients would hurt most (slow"
                    " saturating units, many small noisy steps, plain SGD); that is our reading,"
-                   " not a measurement: we did not rerun seed 001's damped gradient.")
+                   " not a measurement: we did not rerun the source's damped gradient.")
     return "\n".join(out)
 
 

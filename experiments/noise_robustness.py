@@ -1,4 +1,4 @@
-"""Seed 004: test MSE of the ED=4 and ED=32 conv autoencoders under input corruptions.
+"""The source: test MSE of the ED=4 and ED=32 conv autoencoders under input corruptions.
 
 The target is always the clean image. Corruptions (``nnjax.data``), as the report states
 them: Gaussian noise N(0, σ), σ ∈ {0.1, 0.3, 0.5, 1, 2}, *added and not clipped*; one
@@ -16,15 +16,15 @@ import functools
 import jax
 import numpy as np
 
-from experiments import _conv_common as C
-from experiments.base import SUMMARY_HEADER, Study, summary_row
+from . import _conv_common as C
+from nnjax.study import SUMMARY_HEADER, Study, summary_row
 from nnjax import data
 from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train import predict
 
 SIGMAS = (0.1, 0.3, 0.5, 1.0, 2.0)
-PUBLISHED = {  # Table 1 of seed 004: (ED=4, ED=32)
+PUBLISHED = {  # Table 1 of the source: (ED=4, ED=32)
     "none": (0.026960546, 0.008543696), "N(0,0.1)": (0.027442785, 0.00962089),
     "N(0,0.3)": (0.032414775, 0.021008287), "N(0,0.5)": (0.041436195, 0.037717797),
     "N(0,1)": (0.062495653, 0.07703511), "N(0,2)": (0.08463218, 0.13436298),
@@ -122,7 +122,7 @@ def report(r: dict) -> str:
             lines.append(summary_row(f"ED={c}, {name}", s[f"ED={c} {name}"],
                                      PUBLISHED[name][i], ".5f"))
     sel = {c: r["models"][str(c)]["selected_run"] for c in C.FINAL_CODES}
-    lines += ["", "The selected run of each model (lowest final training loss; seed 004 had"
+    lines += ["", "The selected run of each model (lowest final training loss; the source had"
               " one model):", "", "| corruption | " + " | ".join(
                   f"ED={c} ours | ED={c} published" for c in C.FINAL_CODES) + " |",
               "|---|" + "---|---|" * len(C.FINAL_CODES)]
@@ -132,7 +132,7 @@ def report(r: dict) -> str:
             for i, c in enumerate(C.FINAL_CODES)) + " |")
     clip = [k for k in s if k.endswith("(clipped)")]
     if clip:
-        lines += ["", "Additive noises clipped to [0, 1] (not what seed 004 did; for comparison):",
+        lines += ["", "Additive noises clipped to [0, 1] (not what the source did; for comparison):",
                   "", "| corruption | " + " | ".join(f"ED={c}" for c in C.FINAL_CODES) + " |",
                   "|---|" + "---|" * len(C.FINAL_CODES)]
         for name in [n for n in PUBLISHED if n.startswith(("N(", "uniform"))]:
@@ -146,7 +146,7 @@ def report(r: dict) -> str:
     lines += ["", f"ED=4 beats ED=32 (selected runs) under: ours {', '.join(small_wins) or 'none'};"
               f" published {', '.join(pub_wins)}.", "",
               f"- Models: {src}.",
-              "- Seed 004's report does not say whether noisy images were clipped; we add the"
+              "- The source's report does not say whether noisy images were clipped; we add the"
               " noise unclipped as written (nnjax.data.corrupt), and show clipped values beside.",
               _ratio_remark(r, sel, r['config']['final_epochs'])]
     return "\n".join(lines)

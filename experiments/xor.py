@@ -1,4 +1,4 @@
-"""Seed 001, XOR: four blobs at (±3, ±3), a 2-8-1 sigmoid network.
+"""The source, XOR: four blobs at (±3, ±3), a 2-8-1 sigmoid network.
 
 Each run draws its own 400 training and 400 held-out points (``nnjax.data.xor_blobs``)
 and trains Linear(8) → Sigmoid → Linear(1) with binary cross-entropy on the output logit,
@@ -6,7 +6,7 @@ SGD, batch 32, 256 epochs, 25 runs. Two step sizes, trained side by side in one 
 per seed (the learning rate is a traced per-run value):
 
 * ``lr 0.01``: the stated configuration, on the batch-mean loss (correct gradients);
-* ``lr 0.32 = 0.01 × 32``: the step seed 001 most likely took. Its MSE gradient is not
+* ``lr 0.32 = 0.01 × 32``: the step the source most likely took. Its MSE gradient is not
   divided by the batch size (REFERENCE.md) and its report's cross-entropy gradient is
   ``ŷ − y`` with no 1/N, so lr 0.01 on its batch-*sum* gradient equals lr 0.32 on our
   batch-mean gradient.
@@ -17,8 +17,8 @@ import functools
 
 import jax
 
-from experiments import _toy_common as toy
-from experiments.base import Study
+from . import _toy_common as toy
+from nnjax.study import Study
 from nnjax import data
 from nnjax import layers as L
 from nnjax.train.config import config_dict
@@ -38,7 +38,7 @@ def label(lr: float) -> str:
     if abs(lr - 0.01) < 1e-12:
         return "lr 0.01 (stated)"
     if abs(lr - 0.32) < 1e-12:
-        return "lr 0.32 (seed 001's effective step)"
+        return "lr 0.32 (the source's effective step)"
     return f"lr {lr:g}"
 
 
@@ -76,24 +76,24 @@ def report(results: dict) -> str:
     lines.append(
         f"{n} runs per step size, each with its own {results['config']['n']} training and"
         f" {results['config']['n_test']} held-out points; metrics after training on the whole"
-        " sets (eval mode). Published (seed 001's figure): accuracy IQM 0.9993, loss IQM"
+        " sets (eval mode). Published (the source's figure): accuracy IQM 0.9993, loss IQM"
         " 0.0079. Median and worst runs are ranked by final training loss.")
     if stated and effective and stated["train_accuracy"]["iqm"] is not None:
         lines.append(
             f"With the stated lr 0.01 on the batch-mean loss, 256 epochs are not enough"
-            f" (accuracy IQM {stated['train_accuracy']['iqm']:.4f}); with seed 001's"
+            f" (accuracy IQM {stated['train_accuracy']['iqm']:.4f}); with the source's"
             f" effective step (lr 0.32 on the mean = 0.01 on the sum) we get"
             f" {effective['train_accuracy']['iqm']:.4f} and loss"
             f" {effective['train_loss']['iqm']:.4f}, next to the published 0.9993 / 0.0079.")
     lines += [
-        toy.timing_text(t) + f"; gradient check {toy.gradcheck_text(results['gradcheck'])}.",
-        "- Seed 001's MSE gradient is not divided by the batch size (REFERENCE.md) and its"
+        toy.timing_text(t) + f"; gradient check {toy.check_text(results['gradcheck'])}.",
+        "- The source's MSE gradient is not divided by the batch size (REFERENCE.md) and its"
         " report gives the cross-entropy gradient as ŷ − y (no 1/N): its lr 0.01 acts as 0.32"
         " on a batch-mean loss, which most likely explains its fast convergence (not verified"
         " against its code).",
-        "- Seed 001's softmax backward kept only the Jacobian's diagonal (REFERENCE.md); we"
+        "- The source's softmax backward kept only the Jacobian's diagonal (REFERENCE.md); we"
         " train one logit with exact BCE gradients.",
-        "- Seed 001's output layer and loss are not stated exactly (2-8-1 sigmoid; its"
+        "- The source's output layer and loss are not stated exactly (2-8-1 sigmoid; its"
         " classifiers use a softmax over one-hot classes); we use a sigmoid hidden layer and"
         " BCE on one output logit. A 2-unit softmax output moves the logit difference twice"
         " as fast at the same step, one plausible reason why its final loss (0.0079) is below"

@@ -10,66 +10,92 @@ from nnjax import layers as L
 ACTIVATIONS = {"relu": L.ReLU, "tanh": L.Tanh, "sigmoid": L.Sigmoid, "leaky_relu": L.LeakyReLU}
 
 
-def activation(name: str) -> L.Layer:
+def activation_layer(name: str) -> L.Layer:
+    """The activation layer called ``name`` (one of :data:`ACTIVATIONS`)."""
     try:
         return ACTIVATIONS[name.lower()]()
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
 
 
-def mlp(hidden: Sequence[int], n_out: int, act: str = "relu") -> L.Layer:
-    """Flatten → [Linear(h) → act]* → Linear(n_out) (logits). Seed 001: hidden (64, 32)."""
+def mlp(hidden: Sequence[int], n_out: int, activation: str = "relu") -> L.Layer:
+    """Flatten → [Linear(h) → activation]* → Linear(n_out) (logits); e.g. hidden (64, 32)."""
     stack = [L.Flatten()]
     for h in hidden:
-        stack += [L.Linear(h), activation(act)]
+        stack += [L.Linear(h), activation_layer(activation)]
     return L.Sequential(*stack, L.Linear(n_out))
 
 
-def seed001_widths(latent: int, depth: int, in_dim: int = 784) -> list[int]:
-    """Seed 001's width rule: for i in 0..d−1, ``int(D·(L/D)^(log(i+2)/log(d+2)))``;
+def log_widths(latent: int, depth: int, in_dim: int = 784) -> list[int]:
+    """The width rule of the ``ae-grid`` study (widths shrink log-evenly from D to L): for i in 0..d−1, ``int(D·(L/D)^(log(i+2)/log(d+2)))``;
     returns ``[D] + widths + [L] + reversed(widths) + [D]``."""
     widths = [int(in_dim * (latent / in_dim) ** (math.log(i + 2) / math.log(depth + 2)))
               for i in range(depth)]
     return [in_dim] + widths + [latent] + widths[::-1] + [in_dim]
 
 
-def dense_autoencoder(widths: Sequence[int], *, act: str = "relu", logits: bool = False,
-                      code_layers: Sequence[L.Layer] = ()) -> L.Layer:
-    """Dense autoencoder over ``widths = [D, h1, ..., code, ..., h1, D]``.
+def dense_encoder_decoder(widths: Sequence[int], *, activation: str = "relu",
+                          logits: bool = False, code_layers: Sequence[L.Layer] = (),
+                          dropout: float = 0.0):
+    """``(encoder, decoder)`` of a dense autoencoder over ``widths = [D, h1, ..., code, ...,
+    h1, D]``: two ``Sequential`` stacks that :func:`join` makes one model.
 
-    ``act`` after every Linear except the last; the last is followed by a Sigmoid unless
-    ``logits=True`` (train with BCE on logits, evaluate ``sigmoid(output)``). The code
-    (after the middle Linear's activation) can be followed by ``code_layers`` (e.g.
-    ``ActivityL1``, ``Dropout``). Input (N, D) or images (N, H, W, 1) (flattened first;
-    the output is (N, D)).
+    Encoder: Flatten → [Linear → activation (→ Dropout)]* → Linear(code) → activation →
+    ``code_layers`` (e.g. ``ActivityL1``). Decoder: (Dropout →) [Linear → activation
+    (→ Dropout)]* → Linear(D) → Sigmoid, or the logits when ``logits=True`` (train with BCE on logits, evaluate
+    ``sigmoid(output)``). ``dropout > 0`` puts a ``Dropout(dropout)`` after every hidden
+    activation (the code's own is the decoder's first layer, so the encoder's output is
+    the code itself). Input (N, D) or images (N, H, W, 1); codes (N, code); output (N, D).
     """
     widths = list(widths)
+    if len(widths) < 3 or len(widths) % 2 == 0:
+        raise ValueError(f"widths must be [D, ..., code, ..., D] with an odd length ≥ 3, got"
+                         f" {widths}")
     mid = len(widths) // 2
-    stack = [L.Flatten()]
-    for i, w in enumerate(widths[1:], start=1):
-        stack.append(L.Linear(w))
-        if i < len(widths) - 1:
-            stack.append(activation(act))
-        if i == mid:
-            stack.extend(code_layers)
+    drop = [L.Dropout(dropout)] if dropout else []
+    encoder = [L.Flatten()]
+    for i, w in enumerate(widths[1:mid + 1], start=1):
+        encoder += [L.Linear(w), activation_layer(activation)] + (drop if i < mid else [])
+    encoder += list(code_layers)
+    decoder = list(drop)
+    for w in widths[mid + 1:-1]:
+        decoder += [L.Linear(w), activation_layer(activation)] + drop
+    decoder.append(L.Linear(widths[-1]))
     if not logits:
-        stack.append(L.Sigmoid())
-    return L.Sequential(*stack)
+        decoder.append(L.Sigmoid())
+    return L.Sequential(*encoder, name="Encoder"), L.Sequential(*decoder, name="Decoder")
 
 
-def encoder_decoder_split(widths: Sequence[int]) -> int:
-    """Number of layers of :func:`dense_autoencoder` (without code_layers) up to and
-    including the code's activation: ``model.layers[:k]`` is the encoder."""
-    return 1 + 2 * (len(widths) // 2)
+def dense_autoencoder(widths: Sequence[int], *, activation: str = "relu", logits: bool = False,
+                      code_layers: Sequence[L.Layer] = (), dropout: float = 0.0) -> L.Layer:
+    """Dense autoencoder over ``widths = [D, h1, ..., code, ..., h1, D]``: one flat
+    ``Sequential`` of :func:`dense_encoder_decoder`'s two halves (see there)."""
+    return join(*dense_encoder_decoder(widths, activation=activation, logits=logits,
+                                       code_layers=code_layers, dropout=dropout))
 
 
-def conv_autoencoder(code: int, *, channels=(8, 16, 32), hidden: int = 64,
-                     logits: bool = False) -> L.Layer:
-    """Seed 004's convolutional autoencoder for 28×28×1 images, code size ``code``.
+def join(encoder: L.Layer, decoder: L.Layer) -> L.Layer:
+    """One flat ``Sequential`` of the encoder's layers then the decoder's (params: one
+    tuple entry per layer; :func:`split` takes them apart again)."""
+    return L.Sequential(*encoder.layers, *decoder.layers)
+
+
+def split(encoder: L.Layer, tree):
+    """``(encoder part, decoder part)`` of a params/state tuple of :func:`join`
+    ``(encoder, decoder)``: the first ``len(encoder.layers)`` entries, then the rest."""
+    k = len(encoder.layers)
+    return tuple(tree[:k]), tuple(tree[k:])
+
+
+def conv_encoder_decoder(code: int, *, channels=(8, 16, 32), hidden: int = 64,
+                         logits: bool = False):
+    """``(encoder, decoder)`` of a convolutional autoencoder for 28×28×1 images, code
+    size ``code`` (the one of the ``conv-ae`` study).
 
     Encoder: Conv(8,3,s2,p1) → ReLU → Conv(16,3,s2,p1) → ReLU → Conv(32,3,s2,p0) → ReLU →
     Flatten → Linear(64) → ReLU → Linear(code). Decoder mirrors it with transposed
-    convolutions: 28×28 → 14×14 → 7×7 → 3×3 → 288 → 64 → code → ... → 28×28×1 (Sigmoid).
+    convolutions: 28×28 → 14×14 → 7×7 → 3×3 → 288 → 64 → code → ... → 28×28×1 (Sigmoid
+    unless ``logits``).
     """
     c1, c2, c3 = channels
     encoder = [L.Conv2D(c1, 3, 2, 1), L.ReLU(), L.Conv2D(c2, 3, 2, 1), L.ReLU(),
@@ -80,7 +106,10 @@ def conv_autoencoder(code: int, *, channels=(8, 16, 32), hidden: int = 64,
                L.ReLU(), L.ConvTranspose2D(1, 3, 2, 1, 1)]
     if not logits:
         decoder.append(L.Sigmoid())
-    return L.Sequential(*encoder, *decoder)
+    return L.Sequential(*encoder, name="Encoder"), L.Sequential(*decoder, name="Decoder")
 
 
-CONV_ENCODER_LAYERS = 10  # conv_autoencoder(...).layers[:10] is the encoder
+def conv_autoencoder(code: int, *, channels=(8, 16, 32), hidden: int = 64,
+                     logits: bool = False) -> L.Layer:
+    """The convolutional autoencoder of :func:`conv_encoder_decoder`, as one model."""
+    return join(*conv_encoder_decoder(code, channels=channels, hidden=hidden, logits=logits))

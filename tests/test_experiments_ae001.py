@@ -1,19 +1,19 @@
-"""Seed 001's autoencoder studies (ae-grid, ae-latent, denoising): tiny presets end to
-end on the 8×8 digits, and seed 001's one-vs-rest KNN figure."""
+"""The first source report's autoencoder studies (ae-grid, ae-latent, denoising): tiny presets end to
+end on the 8×8 digits, and its one-vs-rest KNN figure."""
 import numpy as np
 import pytest
 
 from experiments import ae_grid, ae_latent, denoising
-from experiments.base import run_study
-from experiments.report import write_report
+from nnjax.study import run_study
+from nnjax.study import write_report
 from nnjax.results import read_json
 
 
 def test_legacy_ovr_accuracy_is_seed_001s_figure():
-    # 8097 correct of 10 000 (seed 001's totals): Σ(TP+TN)/(10·N) = 0.8 + 0.2·0.8097
+    # 8097 correct of 10 000 (the report's totals): Σ(TP+TN)/(10·N) = 0.8 + 0.2·0.8097
     cm = np.zeros((10, 10), np.int64)
     per_class = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-    correct = [914, 1113, 889, 762, 790, 534, 869, 853, 681, 692]          # seed 001's TP
+    correct = [914, 1113, 889, 762, 790, 534, 869, 853, 681, 692]          # the report's TP
     for c, (n, tp) in enumerate(zip(per_class, correct)):
         cm[c, c] = tp
         cm[c, (c + 1) % 10] = n - tp
@@ -22,7 +22,7 @@ def test_legacy_ovr_accuracy_is_seed_001s_figure():
     assert ae_latent.legacy_ovr_accuracy(cm) == pytest.approx(0.8 + 0.2 * 0.8097)
     t = ae_latent.ovr_table(cm)
     assert t[:, 0].sum() == 8097 and t[:, 1].sum() == 1903 and t[:, 2].sum() == 1903
-    assert t[:, 3].sum() == 88097                                         # seed 001's total row
+    assert t[:, 3].sum() == 88097                                         # the report's total row
     assert ae_latent.legacy_ovr_accuracy(np.eye(3) * 5) == 1.0
 
 
@@ -66,5 +66,5 @@ def test_tiny_presets_run_and_report(tmp_path):
 
     text = write_report(tmp_path).read_text()
     for study in (ae_grid.STUDY, ae_latent.STUDY, denoising.STUDY):
-        assert f"`{study.name}`, seed 001" in text
+        assert f"`{study.name}`, “Neural Networks” report" in text
     assert "0.8 + 0.2·accuracy" in text and "0.9619" in text and "0.037" in text

@@ -1,11 +1,11 @@
-"""Seed 002's studies (fmnist-ae, fmnist-ffnn) run end to end on the 8×8 digits stand-in."""
+"""The second source report's studies (fmnist-ae, fmnist-ffnn) run end to end on the 8×8 digits stand-in."""
 import numpy as np
 import pytest
 
 from experiments import fmnist_ae, fmnist_ffnn
-from experiments._fmnist_common import median_run
-from experiments.base import run_study
-from experiments.report import write_report
+from experiments._common import median_run
+from nnjax.study import run_study
+from nnjax.study import write_report
 from nnjax.results import read_json
 
 
@@ -17,14 +17,16 @@ def test_median_run_ignores_diverged():
 
 def test_decoder_half_is_the_tail_of_the_autoencoder():
     import jax
-    model = fmnist_ae.autoencoder(16, 8, 3)
+    from nnjax.models import join, split
+    enc, dec = fmnist_ae.halves(16, 8, 3)
+    model = join(enc, dec)
     params, state, out = model.init(jax.random.key(0), (16,))
     assert out == (16,)
-    enc, dec = fmnist_ae.halves(model)
     x = np.random.default_rng(0).random((5, 16)).astype(np.float32)
-    z, _, _ = enc.forward(params[:3], state[:3], x)
+    (pe, pd), (se, sd) = split(enc, params), split(enc, state)
+    z, _, _ = enc.forward(pe, se, x)
     assert z.shape == (5, 3) and np.any(np.asarray(z) < 0)   # linear code: no ReLU on it
-    y, _, _ = dec.forward(params[3:], state[3:], z)
+    y, _, _ = dec.forward(pd, sd, z)
     full, _, _ = model.forward(params, state, x)
     np.testing.assert_allclose(np.asarray(y), np.asarray(full), rtol=1e-6)
     mu, cov = fmnist_ae.fitted_gaussian(np.asarray(z))

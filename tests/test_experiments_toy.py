@@ -1,4 +1,4 @@
-"""Seed 001's toy studies (linear regression, linear classification, XOR): the tiny
+"""The first source report's toy studies (linear regression, linear classification, XOR): the tiny
 presets run end to end, write their results and figures, and render a report section."""
 import json
 
@@ -9,8 +9,8 @@ import pytest
 
 from experiments import _toy_common as toy
 from experiments import linear_classification, linear_regression, xor
-from experiments.base import run_study
-from experiments.report import write_report
+from nnjax.study import run_study
+from nnjax.study import write_report
 from nnjax import losses
 
 STUDIES = {m.STUDY.name: m.STUDY for m in (linear_regression, linear_classification, xor)}
@@ -64,12 +64,12 @@ def test_tiny_preset_runs_and_reports(name, tmp_path):
             assert 0.0 <= summ["train_accuracy"]["iqm"] <= 1.0
             assert summ["held_out_loss"]["iqm"] > 0
     report = write_report(tmp_path).read_text()
-    assert f"(`{name}`, seed 001)" in report and "| published |" in report
+    assert f"(`{name}`, “Neural Networks” report)" in report and "| published |" in report
 
 
 def test_resume_store_is_keyed_by_the_settings(tmp_path):
     """An edited preset or other --seeds never reuses results stored for other settings."""
-    from experiments.base import Context
+    from nnjax.study import Context
     ctx = Context("xor", "quick", {"seeds": 3, "epochs": 10}, tmp_path / "xor")
     ctx.store.save("cell", {"acc": 0.5})
     same = Context("xor", "quick", {"epochs": 10, "seeds": 3}, tmp_path / "xor")

@@ -97,7 +97,7 @@ def test_a_diverging_run_is_frozen_counted_and_leaves_the_others_bit_identical()
                 test=(XV, YV), verify=False)
     with pytest.warns(RuntimeWarning, match=r"1 of 3 runs diverged.*runs \[1\]"):
         bad = fit(MLP, CFG, (X, Y), (XV, YV), test=(XV, YV), verify=False,
-                  runs=make_runs([1], learning_rate=[1e-2, np.nan, 1e-2]))
+                  runs=make_runs([1], learning_rate=[1e-2, 1e30, 1e-2]))
     assert bad.diverged.tolist() == [False, True, False] and bad.n_diverged == 1
     assert not clean.diverged.any()
     for i in (0, 2):

@@ -15,7 +15,7 @@ from nnjax.analysis import stats
 from nnjax.train.progress import Progress
 from nnjax.train.program import TrainState
 from nnjax.train.runs import kfold, make_runs, select
-from nnjax.train.config import gaussian_noise
+from nnjax.data import gaussian_noise
 from nnjax.train import (EarlyStopping, TrainConfig, evaluate, fit,
                          predict)
 
@@ -25,7 +25,7 @@ XA_VAL = RNG.random((64, 8)).astype(np.float32)
 AE = L.Sequential(L.Linear(4), L.ActivityL1(0.0), L.ReLU(), L.Linear(8))
 AE_CFG = TrainConfig(epochs=3, batch_size=32, learning_rate=1e-2, loss="binary_cross_entropy",
                      target="input", output_fn=jax.nn.sigmoid,
-                     noise=gaussian_noise(clip=(0.0, 1.0)), drop_last=True)
+                     noise=gaussian_noise, drop_last=True)       # clipped to [0, 1]
 X = RNG.normal(size=(255, 8)).astype(np.float32)
 Y = (X[:, 0] - X[:, 2] > 0).astype(np.int32)
 MLP = L.Sequential(L.Linear(16), L.ReLU(), L.Linear(2))

@@ -62,13 +62,16 @@ def colors_for(labels: Sequence[str], colors: Optional[Mapping] = None) -> dict:
     return out
 
 
-def _figure(figsize=(7.0, 4.5)) -> Figure:
+def figure(figsize=(7.0, 4.5)) -> Figure:
+    """A blank figure (constrained layout, Agg canvas, no pyplot state) for a custom plot;
+    write it with :func:`save`."""
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, path) -> Path:
+def save(fig: Figure, path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (folders made) and free it; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, format="png")
@@ -91,7 +94,7 @@ def curves(path, series: Mapping[str, np.ndarray], *, title: str, ylabel: str,
     Epochs are numbered from 1. The legend gives each label's number of runs; where
     runs stopped early (NaN) the statistics use the runs still present.
     """
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     cmap = colors_for(list(series), colors)
     for label, a in series.items():
@@ -111,7 +114,7 @@ def curves(path, series: Mapping[str, np.ndarray], *, title: str, ylabel: str,
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def boxplot(path, groups: Mapping[str, np.ndarray], *, title: str, ylabel: str,
@@ -123,7 +126,7 @@ def boxplot(path, groups: Mapping[str, np.ndarray], *, title: str, ylabel: str,
     """
     labels = list(groups)
     cmap = colors_for(labels, colors)
-    fig = _figure((max(4.5, 1.3 * len(labels) + 2), 4.5))
+    fig = figure((max(4.5, 1.3 * len(labels) + 2), 4.5))
     ax = fig.add_subplot()
     rng = np.random.default_rng(0)                # jitter of the dots only
     ticks, iqm_shown = [], False
@@ -151,7 +154,7 @@ def boxplot(path, groups: Mapping[str, np.ndarray], *, title: str, ylabel: str,
     ax.set(title=title, ylabel=ylabel)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def image_grid(path, rows: Sequence[np.ndarray], *, row_titles: Sequence[str], title: str,
@@ -182,7 +185,7 @@ def image_grid(path, rows: Sequence[np.ndarray], *, row_titles: Sequence[str], t
         for j, im in enumerate(r):
             y, x = i * (h + pad), j * (w + pad)
             mosaic[y:y + im.shape[0], x:x + im.shape[1]] = im
-    fig = _figure((1.1 * ncol + 1.2, 1.15 * len(imgs) + 0.6))
+    fig = figure((1.1 * ncol + 1.2, 1.15 * len(imgs) + 0.6))
     ax = fig.subplots()
     cmap = matplotlib.colormaps["gray"].with_extremes(bad="white")
     ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0.0, vmax=1.0,
@@ -196,7 +199,7 @@ def image_grid(path, rows: Sequence[np.ndarray], *, row_titles: Sequence[str], t
                   [str(t) for t in row_titles], fontsize="small")
     ax.tick_params(length=0)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def captioned_images(path, images, captions: Sequence[str], *, title: str,
@@ -208,7 +211,7 @@ def captioned_images(path, images, captions: Sequence[str], *, title: str,
     side = int(round(np.sqrt(images[0].size)))
     images = images.reshape(n, side, side)
     nrow = max(1, -(-n // ncol))
-    fig = _figure((1.15 * ncol + 0.4, 1.35 * nrow + 0.7))
+    fig = figure((1.15 * ncol + 0.4, 1.35 * nrow + 0.7))
     axes = fig.subplots(nrow, ncol, squeeze=False)
     for k, ax in enumerate(axes.ravel()):
         ax.set_xticks([]), ax.set_yticks([])
@@ -218,7 +221,7 @@ def captioned_images(path, images, captions: Sequence[str], *, title: str,
         ax.imshow(images[k], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_title(str(captions[k]), fontsize="small")
     fig.suptitle(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _annotated(ax, m: np.ndarray, fmt: str, cmap: str):
@@ -240,14 +243,14 @@ def heatmap(path, matrix, *, row_labels: Sequence, col_labels: Sequence, title: 
     if m.shape != (len(row_labels), len(col_labels)):
         raise ValueError(f"heatmap: matrix {m.shape} vs {len(row_labels)} row and "
                          f"{len(col_labels)} column labels")
-    fig = _figure((1.1 * len(col_labels) + 2.5, 0.6 * len(row_labels) + 1.8))
+    fig = figure((1.1 * len(col_labels) + 2.5, 0.6 * len(row_labels) + 1.8))
     ax = fig.add_subplot()
     im = _annotated(ax, m, fmt, cmap)
     ax.set_xticks(range(len(col_labels)), [str(c) for c in col_labels])
     ax.set_yticks(range(len(row_labels)), [str(r) for r in row_labels])
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(im, ax=ax, label=colorbar_label)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def confusion_matrix(path, cm, class_names: Sequence[str], *, title: str) -> Path:
@@ -258,7 +261,7 @@ def confusion_matrix(path, cm, class_names: Sequence[str], *, title: str) -> Pat
         raise ValueError(f"confusion_matrix: cm is {cm.shape}, expected ({k}, {k})")
     n = int(cm.sum())
     acc = np.trace(cm) / n if n else float("nan")
-    fig = _figure((0.65 * k + 3.0, 0.6 * k + 2.2))
+    fig = figure((0.65 * k + 3.0, 0.6 * k + 2.2))
     ax = fig.add_subplot()
     im = _annotated(ax, cm.astype(np.float64), "g", "Blues")
     ax.set_xticks(range(k), class_names, rotation=45, ha="right")
@@ -266,7 +269,7 @@ def confusion_matrix(path, cm, class_names: Sequence[str], *, title: str) -> Pat
     ax.set(title=f"{title}\naccuracy {acc:.2%} (n={n})", xlabel="predicted class",
            ylabel="true class")
     fig.colorbar(im, ax=ax, label="count")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def decision_boundary(path, predict_fn: Callable, x, y, *, title: str, x_test=None,
@@ -283,7 +286,7 @@ def decision_boundary(path, predict_fn: Callable, x, y, *, title: str, x_test=No
     g0, g1 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
                          np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
     out = np.asarray(predict_fn(np.stack([g0.ravel(), g1.ravel()], 1)), dtype=np.float64)
-    fig = _figure((6.0, 5.0))
+    fig = figure((6.0, 5.0))
     ax = fig.add_subplot()
     ncls = int(max(y.max(), 0 if y_test is None else np.max(y_test))) + 1
     if out.ndim == 2 and out.shape[1] > 1:
@@ -311,7 +314,7 @@ def decision_boundary(path, predict_fn: Callable, x, y, *, title: str, x_test=No
                        linewidth=1.2, label=f"class {c} (held out)")
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
     ax.legend(fontsize="x-small", loc="best")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def scatter_2d(path, xy, labels, *, title: str, class_names: Sequence[str],
@@ -324,7 +327,7 @@ def scatter_2d(path, xy, labels, *, title: str, class_names: Sequence[str],
     if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
         raise ValueError(f"scatter_2d: labels span {labels.min()}..{labels.max()} but there "
                          f"are {len(class_names)} class_names")
-    fig = _figure((6.5, 5.5))
+    fig = figure((6.5, 5.5))
     ax = fig.add_subplot()
     tab = PALETTE                                 # class c keeps colour c in every scatter
     s = max(2.0, min(14.0, 4000.0 / max(len(xy), 1)))
@@ -335,14 +338,14 @@ def scatter_2d(path, xy, labels, *, title: str, class_names: Sequence[str],
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend(fontsize="small", markerscale=max(1.0, 6.0 / s), loc="center left",
               bbox_to_anchor=(1.0, 0.5))
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def line(path, x, ys: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabel: str,
          logy: bool = False, colors: Optional[Mapping] = None) -> Path:
     """Lines over ``x`` (e.g. MSE vs noise σ); a ``(runs, len(x))`` value gets IQM + IQR band."""
     x = np.asarray(x)
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     cmap = colors_for(list(ys), colors)
     for label, a in ys.items():
@@ -359,4 +362,4 @@ def line(path, x, ys: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylab
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save(fig, path)

@@ -1,5 +1,5 @@
 """Datasets for nnjax: MNIST / Fashion-MNIST with verified checksums, 8×8 digits,
-seed 001's synthetic sets and seed 004's corruptions.
+synthetic toy sets and the corruptions (noise, occlusion) the studies use.
 
 Real data (numpy arrays, float32 pixels in [0, 1], int32 labels)::
 

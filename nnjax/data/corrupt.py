@@ -7,11 +7,11 @@ key, and numeric arguments (``sigma``) may be traced, hence vmapped too.
 
 What the source studies did, as far as their reports say:
 
-* seed 001 trained its denoiser on ``clip(x + N(0, 0.2²), 0, 1)`` and showed σ = 0.2 and
+* the ``denoising`` study's source trained its denoiser on ``clip(x + N(0, 0.2²), 0, 1)`` and showed σ = 0.2 and
   0.6: :func:`gaussian_noise` with ``clip=True`` (the default).
-* seed 003 added ``ε ~ N(0, 0.6)``; we read 0.6 as the standard deviation (as seed 001's
-  σ = 0.6); its report does not mention clipping.
-* seed 004 tested with noise "sampled from N(0, σ)", σ ∈ {0.1, 0.3, 0.5, 1, 2}, and
+* the ``ae-denoise-gauss`` study's source added ``ε ~ N(0, 0.6)``; we read 0.6 as the
+  standard deviation (as the ``denoising`` study's σ = 0.6); its report does not mention clipping.
+* the ``noise-robustness`` study's source tested with noise "sampled from N(0, σ)", σ ∈ {0.1, 0.3, 0.5, 1, 2}, and
   "sampled from U[0, 1)", and with "a portion of size 14 × 14 of the image, randomly
   chosen, set to zero". Its report does not say whether the noisy images were clipped;
   read literally the noise is added and not clipped: ``gaussian_noise(..., clip=False)``
@@ -38,7 +38,7 @@ def gaussian_noise(key, x, sigma, clip: bool = True):
 
 
 def uniform_noise(key, x, low: float = 0.0, high: float = 1.0, clip: bool = False):
-    """``x + u``, u ~ U[low, high) per element (seed 004: U[0, 1), added, not clipped).
+    """``x + u``, u ~ U[low, high) per element (``noise-robustness``: U[0, 1), added, not clipped).
 
     With ``clip`` the result is clipped to [0, 1]. Same shape and dtype as ``x``.
     """
@@ -67,7 +67,7 @@ def _as_images(x):
 
 
 def occlude(key, x, size: int = 14, value: float = 0.0):
-    """Set one ``size``×``size`` square per image to ``value`` (seed 004: 14×14, zero).
+    """Set one ``size``×``size`` square per image to ``value`` (``noise-robustness``: 14×14, zero).
 
     The square's top-left corner is uniform over the H−size+1 × W−size+1 positions where
     it fits inside the image, drawn independently per image. All channels are covered.

@@ -74,7 +74,7 @@ def load(name: str, *, data_dir=None, n_val: int = 10_000, flatten: bool = False
 
     Pixels are divided by 255 (float32 in [0, 1], no standardising); ``x`` is
     (N, 28, 28, 1), or (N, 784) when ``flatten``; ``y`` is int32. Validation is the
-    *last* ``n_val`` training images (seed 001's protocol: 50 000 train / 10 000 val);
+    *last* ``n_val`` training images (the MNIST studies' protocol: 50 000 train / 10 000 val);
     ``n_val=0`` gives ``val=None``. Files are looked for in ``data_dir`` (else
     ``$NNJAX_DATA_DIR``), the cache and system copies, and each one's SHA-256 is checked
     on every load. With ``fetch=False`` nothing is downloaded: a missing or bad file

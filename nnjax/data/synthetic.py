@@ -1,16 +1,17 @@
-"""Seed 001's toy datasets as pure JAX functions of a PRNG key.
+"""Toy datasets (linear regression, two blobs, XOR) as pure JAX functions of a PRNG key.
 
 Each function depends only on ``key`` (and the static ``n``), so
 ``jax.vmap(lambda k: blobs(k))(jax.random.split(key, 25))`` makes 25 datasets at once,
 and the same key always gives the same data.
 
-Distributions (seed 001, REFERENCE.md):
+Distributions (as the ``linear-regression``, ``linear-classification`` and ``xor``
+studies' source report describes them):
 
 * :func:`linear_regression`: ``w ~ U(−5, 5)``, ``b ~ U(−10, 10)`` drawn once per key,
   ``x ~ U(0, 10)``, ``y = w·x + b + 0.5·ε`` with ``ε ~ N(0, 1)`` (noise variance 0.25:
   the MSE floor).
 * :func:`blobs`: two isotropic unit-variance Gaussians, centres (−3, −3) → label 0 and
-  (3, 3) → label 1. Seed 001's report and REFERENCE.md give neither centre; these are
+  (3, 3) → label 1. The source report gives neither centre; these are
   our choice, on the XOR set's scale, and make the set separable in practice (Bayes
   error Φ(−3√2) ≈ 1e-5, consistent with the published accuracy IQM 1.000).
 * :func:`xor_blobs`: four unit-variance Gaussians at (±3, ±3); label 1 where the centre's

@@ -52,7 +52,8 @@ def Tanh() -> Layer:
 def Softmax(axis: int = -1) -> Layer:
     """``y = softmax(x)`` along ``axis`` (stable: shifted by the max).
 
-    Full Jacobian–vector product, not only its diagonal (seed 001's fault):
+    Full Jacobian–vector product, not only its diagonal (a known fault of
+    from-scratch implementations):
     ``dx = y ⊙ (dy − Σ_j dy_j y_j)``. For training a classifier, feed logits to
     ``losses.softmax_cross_entropy`` instead; this layer is for models that need
     probabilities.

@@ -9,23 +9,27 @@ returns a :class:`Problem` (model, config, data); :func:`sweep` trains all its r
 :func:`nnjax.results.run_grid`. Re-running skips finished points, so an interruption
 loses at most the point in flight.
 
-Example (seed 004's grid search: 3 lr × 3 wd × 3 folds, per code size)::
+Example (a grid search: 3 lr × 3 wd × 3 folds, per code size)::
 
     >>> grid = Grid(static={"code": [4, 8, 16, 32]},
     ...             vmapped={"learning_rate": [1e-2, 1e-3, 1e-4],
     ...                      "weight_decay": [1e-3, 1e-4, 1e-5]}, folds=3)
     >>> records = sweep(lambda p: Problem(conv_ae(p["code"]), cfg, train),   # doctest: +SKIP
-    ...                 grid, "runs/seed004-grid")
+    ...                 grid, "runs/conv-grid")
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from nnjax.analysis import stats
+from nnjax.train import validate
 from nnjax.train.runs import Runs, make_runs
 
 
@@ -54,13 +58,18 @@ class Grid:
 
 
 class Problem(NamedTuple):
-    """What ``build(point)`` returns: a model, its TrainConfig and the data splits."""
+    """What ``build(point)`` returns: a model, its TrainConfig and the data splits;
+    optionally ``fit_kwargs`` for this point only (e.g. ``verify=False``, ``checkpoint``)
+    and ``analyse(result) -> dict``, a measurement of the trained runs (codes, PSNR...)
+    stored in the point's record under ``"analysis"``."""
 
     model: Any
     config: Any
     train: Any
     val: Any = None
     test: Any = None
+    fit_kwargs: Optional[Mapping] = None
+    analyse: Optional[Callable] = None
 
 
 def point_key(name: str, point: Mapping) -> str:
@@ -101,9 +110,17 @@ def make_record(name: str, point: Mapping, result, grid: Grid) -> dict:
             "folds": grid.folds, "fold_seed": grid.fold_seed, **rec, "summary": summaries}
 
 
+def settings_digest(settings: Mapping) -> str:
+    """12 hex digits of the SHA-256 of ``settings`` as canonical JSON (sorted keys)."""
+    from nnjax.results import to_jsonable
+    text = json.dumps(to_jsonable(settings), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "sweep",
           fit_kwargs: Optional[Mapping] = None, save_params: bool = False,
-          on_skip: Optional[Callable] = None) -> list:
+          on_skip: Optional[Callable] = None, settings: Optional[Mapping] = None,
+          log: Optional[Callable[[str], None]] = None) -> list:
     """Train every static point of ``grid`` not yet in ``store``; return all records.
 
     Args:
@@ -113,27 +130,58 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
         ``chunk_size``, ``devices``...).
       save_params: also save the returned (best) stacked params and model state beside
         the record (``<record>.params.msgpack``, written before the record).
+      settings: everything besides the static point that decides a record (data, model
+        arguments, TrainConfig, vmapped values, seeds...), JSON-able. Its digest joins
+        each point's key (``<point key>@<digest>``) and it is stored in the record, so a
+        changed setting trains again instead of reusing a stale record.
+      log: called with one line per point (``"point 2/4, 1 resumed: width=5"``).
     Returns:
       One record per point, in grid order, as read back from the store (lists, not
       arrays: ``np.asarray(record["history"]["val_loss"])``).
     """
+    validate.hyper.grid(grid)
+    from nnjax.provenance import provenance
     from nnjax.results import ResultStore, run_grid, save_checkpoint
     from nnjax.train import fit
 
     store = store if isinstance(store, ResultStore) else ResultStore(store)
     kwargs = dict(fit_kwargs or {})
+    suffix = "" if settings is None else "@" + settings_digest(settings)
+    points = grid.points()
+    count = {"done": 0, "resumed": 0}
+
+    def say(point, what):
+        count["done"] += 1
+        if log is not None:
+            inner = ",".join(f"{k}={_short(v)}" for k, v in point.items()) or "(one point)"
+            log(f"point {count['done']}/{len(points)}, {count['resumed']} resumed: {inner}{what}")
+
+    def skipped(key, record):
+        count["resumed"] += 1
+        say(record.get("static", {}), " (resumed)")
+        if on_skip is not None:
+            on_skip(key, record)
 
     def run_one(point):
+        say(point, "")
+        wall, cpu = time.perf_counter(), time.process_time()
         problem = build(dict(point))
         result = fit(problem.model, problem.config, problem.train, problem.val, problem.test,
-                     runs=grid.runs(), **kwargs)
+                     runs=grid.runs(), **{**kwargs, **(problem.fit_kwargs or {})})
         if save_params:
-            save_checkpoint(params_path(store, point_key(name, point)),
+            save_checkpoint(params_path(store, point_key(name, point) + suffix),
                             {"params": result.params, "model_state": result.model_state})
-        return make_record(name, point, result, grid)
+        record = make_record(name, point, result, grid)
+        if problem.analyse is not None:
+            record["analysis"] = problem.analyse(result)
+        if settings is not None:
+            record["settings"] = dict(settings)
+        record["provenance"] = provenance(wall_seconds=time.perf_counter() - wall,
+                                          cpu_seconds=time.process_time() - cpu)
+        return record
 
-    items = [(point_key(name, p), p) for p in grid.points()]
-    return run_grid(store, items, run_one, on_skip=on_skip)
+    items = [(point_key(name, p) + suffix, p) for p in points]
+    return run_grid(store, items, run_one, on_skip=skipped)
 
 
 def params_path(store, key: str):

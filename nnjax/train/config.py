@@ -18,10 +18,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-import jax
-import jax.numpy as jnp
 
 from nnjax import losses
+from nnjax.train import validate
 from nnjax.train.early_stopping import EarlyStopping
 from nnjax.losses import Loss
 
@@ -101,6 +100,7 @@ class TrainConfig:
             raise TypeError("TrainConfig.early_stopping must be an EarlyStopping or None.")
         if self.val_noise and self.noise is None:
             raise ValueError("TrainConfig.val_noise=True needs a noise function (noise=...).")
+        validate.hyper.config(self)
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed."""
@@ -125,16 +125,3 @@ def _describe(v):
 def config_dict(config: TrainConfig) -> dict:
     """JSON-able description of ``config`` (functions by qualified name, the loss by name)."""
     return {f.name: _describe(getattr(config, f.name)) for f in dataclasses.fields(config)}
-
-
-# --- corruptions --------------------------------------------------------------------------
-def gaussian_noise(clip: Optional[tuple] = None) -> Callable:
-    """``noise(key, x, sigma) = x + sigma·N(0, 1)``, clipped to ``clip = (lo, hi)`` if given
-    (seed 001's denoising: ``clip=(0, 1)``, σ = 0.2). Shapes: x (B, ...) → same."""
-
-    def noise(key, x, sigma):
-        y = x + jnp.asarray(sigma, x.dtype) * jax.random.normal(key, x.shape, x.dtype)
-        return y if clip is None else jnp.clip(y, clip[0], clip[1])
-
-    noise.__qualname__ = f"gaussian_noise(clip={clip})"
-    return noise

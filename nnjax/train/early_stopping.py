@@ -9,11 +9,12 @@ a run that stopped or diverged is frozen while the others go on.
 Rules (``score = value`` for ``mode="max"``, ``−value`` for ``"min"``; NaN scores −∞):
 
 * patience (Keras): improvement means ``score > best + min_delta``; stop after
-  ``patience`` epochs in a row without one. Seed 001:
+  ``patience`` epochs in a row without one. The ``mnist-sweeps`` study:
   ``EarlyStopping("val_accuracy", patience=5, restore_best=True)``.
 * window: stop at epoch ``t ≥ window`` when ``score_t − score_{t−window} < min_delta``,
   i.e. the monitor improved by less than the tolerance over the last ``window`` epochs
-  (a plateau or a rise). Seed 004 (max 2000 epochs, window 100, ±1e-4 on the loss):
+  (a plateau or a rise). The ``conv-ae`` study (max 2000 epochs, window 100, ±1e-4 on
+  the loss):
   ``EarlyStopping("train_loss", patience=None, window=100, min_delta=1e-4,
   restore_best=False)`` with ``TrainConfig(epochs=2000)``.
 * divergence: a non-finite training loss (or non-finite parameters after the epoch)
@@ -26,6 +27,8 @@ from typing import Any, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+
+from nnjax.train import validate
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class EarlyStopping:
                 raise ValueError(f"EarlyStopping.{name} must be a positive int or None, got {v!r}.")
         if not self.min_delta >= 0:
             raise ValueError(f"EarlyStopping.min_delta must be ≥ 0, got {self.min_delta!r}.")
+        validate.hyper.early_stopping(self)
 
     @property
     def sign(self) -> float:

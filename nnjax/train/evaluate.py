@@ -22,6 +22,7 @@ import numpy as np
 
 from nnjax.layer import Layer
 from nnjax.train.parallel import RunMapper, make_mesh, pad_runs
+from nnjax.train import validate
 
 
 def index_batches(n: int, batch: int) -> tuple:
@@ -108,6 +109,7 @@ def evaluate(model: Layer, config, params, state, x, y=None, *, corrupt=None, ke
     clean); run r uses ``fold_in(key, r)``, batch b ``fold_in(·, b)``. ``chunk_size`` /
     ``devices`` as in :func:`nnjax.train.fit`. Returns ``{metric: np.ndarray (R,)}``.
     """
+    validate.evaluate_args(model, config, params, state, x, y)
     x = jnp.asarray(x)
     y = None if y is None else jnp.asarray(y)
     if config.target == "labels" and y is None:
@@ -135,6 +137,7 @@ def predict(model: Layer, params, state, x, *, output_fn: Optional[Callable] = N
     Eval mode, ``batch_size`` examples at a time; ``output_fn`` (e.g. ``jax.nn.sigmoid``)
     is applied to the output; ``chunk_size`` runs that many runs at once.
     """
+    validate.predict_args(model, params, state, x, batch_size)
     x = jnp.asarray(x)
     n = x.shape[0]
     idx, _ = index_batches(n, min(batch_size, n))

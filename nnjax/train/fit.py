@@ -6,7 +6,7 @@ the jitted program (``config.epochs_per_call`` epochs each: a ``lax.scan`` over
 minibatches per epoch, vmapped/chunked/sharded over runs). Between calls it draws the
 progress bar, writes checkpoints and ends when every run has stopped.
 
-Example (seed 001's MNIST MLP, 15 seeds)::
+Example (an MNIST MLP, 15 seeds)::
 
     >>> from nnjax import layers as L, data
     >>> from nnjax.train import TrainConfig, fit
@@ -35,6 +35,7 @@ from nnjax.train.evaluate import evaluate, index_batches, is_classification
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
 from nnjax.train.program import RunSpec, Shared
 from nnjax.train.progress import Progress
+from nnjax.train import validate
 from nnjax.train.result import FitResult
 from nnjax.train.runs import Runs, as_runs, hyper_arrays, keys as run_keys, kfold, select
 
@@ -76,7 +77,7 @@ def verify_model(model, config, params, state, x, y, n: int = 8) -> dict:
                                        key=jax.random.key(0))
     if not check.ok:
         raise GradientCheckError(
-            f"{check.message}\nTraining was not started. Fix that layer's backward, or pass"
+            f"{check.explain()}\nTraining was not started. Fix that layer's backward, or pass"
             f" verify=False (or TrainConfig(grad='autodiff')) to train anyway.")
     return {"ok": True, "max_rel_error": float(check.max_rel_error), "worst": check.worst}
 
@@ -117,6 +118,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         epochs, and a matching checkpoint found there is resumed from.
     """
     runs = as_runs(runs)
+    validate.fit_args(model, config, runs, train, val, test, chunk_size, checkpoint_every)
     x, y = _xy(train, "train")
     xv, yv = _xy(val, "val")
     xt, yt = _xy(test, "test")

@@ -5,7 +5,7 @@ arrays (the vmapped axis); :func:`kfold` gives randomised k-fold index sets; :fu
 derives each run's PRNG keys from its seed only (never from its position), so results
 do not depend on how runs are batched, chunked or sharded.
 
-Example (seed 004's grid: 3 learning rates × 3 weight decays × 3 folds, one seed)::
+Example (a grid: 3 learning rates × 3 weight decays × 3 folds, one seed)::
 
     >>> runs = make_runs(seeds=[0], folds=3, learning_rate=[1e-2, 1e-3, 1e-4],
     ...                  weight_decay=[1e-3, 1e-4, 1e-5])
@@ -63,6 +63,8 @@ def make_runs(seeds: Union[int, Sequence[int]] = 1, *, folds: Optional[int] = No
     count (seeds 0..n−1) or a list. ``hyper`` names must be in
     ``("learning_rate", "momentum", "weight_decay", "noise_std", "l1")``.
     """
+    from nnjax.train.validate import hyper as check       # refuse bad arguments first
+    check.runs_args(seeds, folds, fold_seed, hyper)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("make_runs: give at least one seed.")
@@ -132,6 +134,8 @@ def kfold(n: int, k: int, seed: int = 0) -> tuple:
     ``n mod k`` leftover examples are always in the training part (equal shapes keep
     the folds one vmapped axis).
     """
+    from nnjax.train.validate import hyper as check
+    check.kfold_args(n, k, seed)
     if k < 2 or n < k:
         raise ValueError(f"kfold: need 2 ≤ k ≤ n, got k={k}, n={n}.")
     perm = np.random.default_rng(seed).permutation(n).astype(np.int32)

@@ -1,0 +1,120 @@
+"""``nnjax list | run | report``: the studies, built-in and a user's, found by path
+(:mod:`nnjax.studies`). A user's mistake ends with one line on stderr and exit code 2;
+``--debug`` shows the traceback instead."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from nnjax import studies as finder
+from nnjax.results import read_json
+from nnjax.study import (StudyError, headline_lines, resolve_settings, run_study,
+                         write_report)
+
+
+def _user_errors():
+    from nnjax.data.idx import IdxError
+    from nnjax.data.registry import IntegrityError
+    from nnjax.data.resolve import DataNotFoundError
+    from nnjax.data.sources import SourceError
+    from nnjax.results import CorruptResultError
+    return (StudyError, DataNotFoundError, SourceError, IntegrityError, IdxError,
+            CorruptResultError)
+
+
+def _one_line(err) -> str:
+    """The error's message and its advice (its first two lines) as one line."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines[:2]) or type(err).__name__
+
+
+def _guarded(func):
+    def run(args) -> int:
+        try:
+            return func(args)
+        except _user_errors() as err:
+            if getattr(args, "debug", False):
+                raise
+            print(f"nnjax {args.command}: {_one_line(err)}  (--debug shows the traceback)",
+                  file=sys.stderr)
+            return 2
+    return run
+
+
+def _folders(args) -> list:
+    return list(getattr(args, "studies", None) or [])
+
+
+def _list(args) -> int:
+    sources = finder.folder_attribute("SOURCES", {}, _folders(args))
+    for name, study in finder.discover(finder.search_path(_folders(args))).items():
+        presets = ", ".join(p for p in study.presets if p != "tiny")
+        print(f"{name:24} {sources.get(study.seed_report, study.seed_report):18}"
+              f" {study.title}  [presets: {presets}]")
+    return 0
+
+
+def _run(args) -> int:
+    folders = _folders(args)
+    if args.name == "all":
+        chosen = list(finder.discover(finder.search_path(folders)).values())
+    else:
+        chosen = [finder.find(args.name, folders)]
+    for study in chosen:
+        preset = args.preset or study.default_preset
+        if preset not in study.presets and args.name == "all":
+            preset = study.default_preset
+        resolve_settings(study, preset, args.seeds, args.epochs)     # a mistake: before any output
+        print(f"== {study.name} (preset {preset})", flush=True)
+        path = run_study(study, Path(args.out), preset, seeds=args.seeds, epochs=args.epochs,
+                         data_dir=args.data_dir, progress=False if args.no_progress else None,
+                         fetch=not args.no_fetch)
+        lines = headline_lines(study, read_json(path))
+        if lines:
+            print("   ours: IQM [Q1–Q3]; 95% CI of the IQM; runs; published:")
+            print("\n".join(lines))
+        print(f"   results: {path}\n   figures: {path.parent}/*.png", flush=True)
+    return 0
+
+
+def _report(args) -> int:
+    folders = _folders(args)
+    path = write_report(Path(args.out), finder.discover(finder.search_path(folders)),
+                        intro=finder.folder_attribute("REPORT_INTRO", None, folders),
+                        sources=finder.folder_attribute("SOURCES", {}, folders))
+    print(f"report: {path}")
+    return 0
+
+
+def _studies_option(p) -> None:
+    p.add_argument("--studies", action="append", metavar="DIR",
+                   help="a folder of study files, searched first (repeatable; also"
+                        " $NNJAX_STUDIES, then ./experiments and the built-in studies)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+
+def add_subparsers(sub) -> None:
+    p = sub.add_parser("list", help="list the studies (built-in and yours)")
+    _studies_option(p)
+    p.set_defaults(func=_guarded(_list))
+
+    p = sub.add_parser("run", help="run a study (by name or FILE.py, or all) and write"
+                                   " results.json and figures")
+    p.add_argument("name", help="a study name from `nnjax list`, the path of a study file,"
+                                " or 'all'")
+    p.add_argument("--preset", help="quick (about two minutes), paper (the report's"
+                   " configuration) or cpu where given; default: the study's default")
+    p.add_argument("--seeds", type=int, help="override the number of seeds (≥ 1)")
+    p.add_argument("--epochs", type=int, help="override the (maximum) number of epochs (≥ 1)")
+    p.add_argument("--out", default="runs", help="output folder (default: runs)")
+    p.add_argument("--data-dir", help="folder with the IDX files (else the cache)")
+    p.add_argument("--no-fetch", action="store_true",
+                   help="do not download missing datasets (fail instead)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _studies_option(p)
+    p.set_defaults(func=_guarded(_run))
+
+    p = sub.add_parser("report", help="write REPORT.md from the results in --out")
+    p.add_argument("--out", default="runs", help="the folder `nnjax run` wrote (default: runs)")
+    _studies_option(p)
+    p.set_defaults(func=_guarded(_report))

@@ -1,0 +1,55 @@
+"""``nnjax sweep FILE.toml [--out DIR]``: a user's own sweep, no study module needed.
+
+A malformed file or missing data ends with one line on stderr and exit code 2 (``--debug``
+shows the traceback); nothing is written before the whole file has been checked.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def _sweep(args) -> int:
+    from nnjax.data import DataNotFoundError
+    from nnjax.sweep.file import SweepFileError, load
+    from nnjax.sweep.run import run_file
+    from nnjax.train import GradientCheckError
+    try:
+        spec = load(args.file)
+        folder = run_file(spec, args.out, fetch=not args.no_fetch, data_dir=args.data_dir,
+                          progress=False if args.no_progress else None)
+    except SweepFileError as e:
+        if args.debug:
+            raise
+        print(f"nnjax sweep: {e}", file=sys.stderr)
+        return 2
+    except GradientCheckError as e:       # a user's layer whose backward is wrong
+        if args.debug:
+            raise
+        print(f"nnjax sweep: {args.file}: {e}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except DataNotFoundError as e:
+        if args.debug:
+            raise
+        if args.no_fetch:
+            first = str(e).splitlines()[0]
+            print(f"nnjax sweep: {first} Not fetched (--no-fetch): run `nnjax data fetch "
+                  f"{spec.data}` or drop --no-fetch.", file=sys.stderr)
+        else:
+            print(f"nnjax sweep: {e}", file=sys.stderr)
+        return 2
+    print(f"results: {folder}/results.json, runs.csv, summary.md, curves-*.png", flush=True)
+    return 0
+
+
+def add_subparser(sub) -> None:
+    p = sub.add_parser("sweep", help="run your own sweep from a TOML file (see the README)",
+                       description="Train every point of a sweep file; resumes finished points.")
+    p.add_argument("file", help="the sweep file (.toml)")
+    p.add_argument("--out", default="runs",
+                   help="output folder; results go to OUT/NAME (default: runs)")
+    p.add_argument("--data-dir", help="folder with the IDX files (else $NNJAX_DATA_DIR, the cache)")
+    p.add_argument("--no-fetch", action="store_true",
+                   help="do not download missing data (fail instead)")
+    p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    p.set_defaults(func=_sweep)
