@@ -31,28 +31,27 @@ MODEL_KEYS = ("channels", "hidden", "batch_size", "learning_rate", "weight_decay
 MODEL = dict(channels=(8, 16, 32), hidden=64, batch_size=1000, learning_rate=1e-2,
              weight_decay=1e-5, tolerance=1e-4)
 # One preset table for the three studies, so a preset's saved models match (MODEL_KEYS).
-# Measured on the 2-core machine (im2col convolutions, see nnjax.layers.conv): one
-# training step of batch 1000 takes ≈ 0.054 s per run with 2 runs vmapped (3.2 s per
-# run-epoch of 60 000 images); the 27-run grid is vmapped in chunks of 9 (memory).
+# fit(map="auto") picks how the 27 grid runs are mapped; `python -m benchmarks.conv_ae`
+# times this model's training per run-epoch.
 # LR 1e-2 first sits on a plateau (all-black output, training loss ≈ 0.112) for 1–4
 # epochs, longer for some seeds (PyTorch too), hence 2 seeds for the final models.
 PRESETS = {
     # faithful: the grid on all 60 000 images, 20 epochs; every ED ≤ 2000 epochs
-    "paper": dict(MODEL, grid_subset=None, grid_epochs=20, grid_chunk=9, final_subset=None,
+    "paper": dict(MODEL, grid_subset=None, grid_epochs=20, final_subset=None,
                   final_epochs=2000, window=100, sweep_epochs=2000, seeds=2, sweep_seeds=2,
                   final_chunk=None, final_from="grid", codes=(4, 8, 16, 32)),
     # CPU-feasible (≈ 75 min): the faithful grid (60 000 images, 3 folds, 20 epochs);
     # ED = 4 and 32 on all 60 000 images, 2 seeds, ≤ 200 epochs (the window rule can fire
     # from epoch 100); ED = 8 and 16 for 30 epochs (the sweep compares all four there)
-    "cpu": dict(MODEL, grid_subset=None, grid_epochs=20, grid_chunk=9, final_subset=None,
+    "cpu": dict(MODEL, grid_subset=None, grid_epochs=20, final_subset=None,
                 final_epochs=200, window=100, sweep_epochs=30, seeds=2, sweep_seeds=2,
                 final_chunk=None, final_from="grid", codes=(4, 8, 16, 32)),
-    "quick": dict(MODEL, grid_subset=1500, grid_epochs=2, grid_chunk=None, final_subset=5000,
+    "quick": dict(MODEL, grid_subset=1500, grid_epochs=2, final_subset=5000,
                   final_epochs=2, window=100, sweep_epochs=1, seeds=1, sweep_seeds=1,
                   final_chunk=None, final_from="grid", codes=(4, 8, 16, 32)),
     # tests: a small net, the grid for one epoch, only ED=4 and 32
     "tiny": dict(MODEL, channels=(4, 8, 8), hidden=16, batch_size=100, grid_subset=300,
-                 grid_epochs=1, grid_chunk=None, final_subset=None, final_epochs=2, window=1,
+                 grid_epochs=1, final_subset=None, final_epochs=2, window=1,
                  sweep_epochs=1, seeds=2, sweep_seeds=2, final_chunk=None, final_from="grid",
                  codes=(4, 32)),
 }
