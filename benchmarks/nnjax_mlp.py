@@ -71,7 +71,8 @@ def engine_program(workload: Workload, seeds: int, order: str, grad: str = "manu
     from nnjax.backprop import value_and_grad
     from nnjax.train.config import TrainConfig
     from nnjax.train.parallel import RunMapper, make_mesh
-    from nnjax.train.runs import hyper_arrays, keys as run_keys, make_runs
+    from nnjax.train.hyperparams import run_hyper
+    from nnjax.train.runs import keys as run_keys, make_runs
 
     mesh = None
     if devices > 1:
@@ -90,9 +91,8 @@ def engine_program(workload: Workload, seeds: int, order: str, grad: str = "manu
                          learning_rate=workload.lr, drop_last=True, grad=grad,
                          shuffle="shared" if order == "shared" else "per_run")
     runs = make_runs(seeds)
-    specs = E.RunSpec(run_keys(runs.seed), jax.tree.map(jnp.asarray, hyper_arrays(
-        runs, {"learning_rate": workload.lr, "momentum": 0.0, "weight_decay": 0.0,
-               "noise_std": 0.0})))
+    specs = E.RunSpec(run_keys(runs.seed),
+                      jax.tree.map(jnp.asarray, run_hyper(runs, model, config)))
     train0 = jax.jit(jax.vmap(
         lambda s: E.init_run(model, config, (workload.sizes[0],), s).train))(specs)
     vg = value_and_grad(model, config.loss, grad)

@@ -36,7 +36,8 @@ from nnjax.train.parallel import RunMapper, make_mesh, unpad
 from nnjax.train.program import RunSpec, Shared
 from nnjax.train.progress import Progress
 from nnjax.train.result import FitResult
-from nnjax.train.runs import Runs, as_runs, hyper_arrays, keys as run_keys, kfold, select
+from nnjax.train.hyperparams import run_hyper, schedule_table
+from nnjax.train.runs import Runs, as_runs, keys as run_keys, kfold, select
 
 
 class GradientCheckError(RuntimeError):
@@ -127,7 +128,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     in_shape = tuple(x.shape[1:])
     r = runs.size
     mapper = RunMapper(chunk_size=chunk_size, mesh=make_mesh(devices))
-    specs, n_train, shared_val = _run_specs(runs, config, mapper, x.shape[0], xv)
+    specs, n_train, shared_val, table = _run_specs(model, runs, config, mapper, x.shape[0], xv)
     if n_train < config.batch_size:
         raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n_train}"
                          " training examples.")
@@ -135,7 +136,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     info = {"grad": config.grad, "shuffle": config.shuffle, "runs": r, "chunk_size": chunk_size,
             "devices": mapper.n_devices, "config": config_dict(config)}
     specs = mapper.put_runs(specs)
-    shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0)))
+    shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0), schedule=table))
     init, program = epoch_lib.build(model, config, in_shape, n_train, mapper,
                                     has_val=folds or xv is not None)
     carry = init(specs, None)
@@ -175,25 +176,29 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     return _finish(model, config, carry, hist, runs, mapper, r, (xt, yt), info)
 
 
-def _run_specs(runs: Runs, config, mapper, n: int, xv):
+def _run_specs(model, runs: Runs, config, mapper, n: int, xv):
     """Stacked :class:`RunSpec` (padded to the mapper's multiple by repeating the last
-    run), the training-set size and the shared validation batches."""
+    run), the training-set size, the shared validation batches and the learning-rate
+    schedule's table (or None)."""
     r, eb = runs.size, config.eval_batch_size
     padded = select(runs, np.minimum(np.arange(mapper.multiple(r)), r - 1))
-    defaults = {"learning_rate": config.learning_rate, "momentum": config.momentum,
-                "weight_decay": config.weight_decay, "noise_std": config.noise_std}
     specs = RunSpec(run_keys(padded.seed),
-                    jax.tree.map(jnp.asarray, hyper_arrays(padded, defaults)))
+                    jax.tree.map(jnp.asarray, run_hyper(padded, model, config)))
     if runs.fold is not None:
         tr_idx, va_idx = kfold(n, runs.n_folds, runs.fold_seed)
         vb, vm = index_batches(va_idx.shape[1], min(eb, va_idx.shape[1]))
         specs = specs._replace(train_idx=jnp.asarray(tr_idx[padded.fold]),
                                val_idx=jnp.asarray(va_idx[padded.fold][:, vb]),
                                val_mask=jnp.asarray(np.broadcast_to(vm, (padded.size,) + vm.shape)))
-        return specs, tr_idx.shape[1], (None, None)
-    if xv is not None:
-        return specs, n, tuple(map(jnp.asarray, index_batches(xv.shape[0], min(eb, xv.shape[0]))))
-    return specs, n, (None, None)
+        n, shared_val = tr_idx.shape[1], (None, None)
+    elif xv is not None:
+        shared_val = tuple(map(jnp.asarray, index_batches(xv.shape[0], min(eb, xv.shape[0]))))
+    else:
+        shared_val = (None, None)
+    table, index = schedule_table(padded, config, n)
+    if table is not None:
+        specs, table = specs._replace(schedule=jnp.asarray(index)), jnp.asarray(table)
+    return specs, n, shared_val, table
 
 
 def metric_names(config, y, has_val: bool) -> list:

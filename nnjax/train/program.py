@@ -32,7 +32,9 @@ import optax
 from nnjax.train import early_stopping as es_lib
 from nnjax.backprop import value_and_grad
 from nnjax.train.evaluate import is_classification, split_metrics
-from nnjax.train.optim import Hyper, make_optimizer, set_l1
+from nnjax.layers import hyperparam
+from nnjax.train.hyperparams import schedule_fn
+from nnjax.train.optim import make_transform, set_l1
 from nnjax.train.runs import RunKeys
 
 
@@ -50,10 +52,11 @@ class RunSpec(NamedTuple):
     ``val_idx``/``val_mask`` (nb, B) exist with k-fold cross-validation only."""
 
     keys: RunKeys
-    hyper: Hyper
+    hyper: Any                    # {name: scalar}: see nnjax.train.hyperparams.run_hyper
     train_idx: Optional[jax.Array] = None
     val_idx: Optional[jax.Array] = None
     val_mask: Optional[jax.Array] = None
+    schedule: Optional[jax.Array] = None   # the row of Shared.schedule this run reads
 
 
 class Carry(NamedTuple):
@@ -73,17 +76,22 @@ class Shared(NamedTuple):
     val_mask: Optional[jax.Array]
     epoch0: jax.Array
     orders: Any = None        # (full (k, steps, B), rest (k, r) or None), shared order only
+    schedule: Any = None      # (U, T + 1) learning rate per schedule setting and step
 
 
-def _make_tx(config, hyper):
-    return make_optimizer(config.optimizer, hyper, b1=config.b1, b2=config.b2, eps=config.eps)
+def _make_tx(config, spec: RunSpec, table=None):
+    lr = schedule_fn(table, spec.schedule)
+    if lr is None and spec.schedule is not None:   # init: the state's value before step 0
+        lr = lambda count: jnp.zeros((), jnp.float32)  # noqa: E731
+    return make_transform(config, spec.hyper, lr)
 
 
 def init_run(model, config, in_shape, spec: RunSpec) -> Carry:
     """Initial carry of one run: parameters from ``keys.init``, λ set, optimizer state."""
     params, state, _ = model.init(spec.keys.init, in_shape)
-    state = set_l1(state, spec.hyper.l1)
-    opt_state = _make_tx(config, spec.hyper).init(params)
+    state = set_l1(state, spec.hyper["l1"])
+    state = hyperparam.set_values(state, spec.hyper)
+    opt_state = _make_tx(config, spec).init(params)
     return Carry(TrainState(params, state, opt_state),
                  es_lib.init(config.early_stopping, params, state))
 
@@ -97,7 +105,8 @@ def batch_order(key, n: int, batch: int, shuffle: str, drop_last: bool):
     return full, rest
 
 
-def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epoch):
+def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epoch,
+                schedule=None):
     """One epoch of one run over the batches ``full`` (steps, B) then ``rest`` (r,).
 
     Returns the new TrainState and ``{"train_loss", ["train_accuracy"]}``: means over the
@@ -105,7 +114,7 @@ def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epo
     accuracy of the train-mode outputs (integer labels only).
     """
     classify = config.target == "labels" and is_classification(y)
-    tx = _make_tx(config, spec.hyper)
+    tx = _make_tx(config, spec, schedule)
     ekey = jax.random.fold_in(spec.keys.step, epoch)
 
     def step(ts, pos, i):
@@ -113,7 +122,7 @@ def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epo
         xb = x[idx]
         target = y[idx] if config.target == "labels" else xb
         if config.noise is not None:
-            xb = config.noise(jax.random.fold_in(ekey, 2 * i), xb, spec.hyper.noise_std)
+            xb = config.noise(jax.random.fold_in(ekey, 2 * i), xb, spec.hyper["noise_std"])
         (value, aux), grads = vg(ts.params, ts.model_state, xb, target,
                                  jax.random.fold_in(ekey, 2 * i + 1))
         updates, opt_state = tx.update(grads, ts.opt_state, ts.params)
@@ -157,7 +166,7 @@ def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool
             else:
                 full, rest = order(jax.random.fold_in(spec.keys.order, epoch))
             ts, metrics = train_epoch(vg, config, carry.train, spec, shared.x, shared.y,
-                                      full, rest, epoch)
+                                      full, rest, epoch, shared.schedule)
             if has_val:
                 metrics.update(_val_metrics(model, config, ts, spec, shared))
             tracker, ts_kept, live = es_lib.update(config.early_stopping, carry.tracker,
@@ -188,7 +197,7 @@ def _val_metrics(model, config, ts, spec, shared):
         x, y, idx, mask = shared.x, shared.y, spec.val_idx, spec.val_mask
     else:
         x, y, idx, mask = shared.x_val, shared.y_val, shared.val_idx, shared.val_mask
-    sigma = spec.hyper.noise_std if config.val_noise else None
+    sigma = spec.hyper["noise_std"] if config.val_noise else None
     m = split_metrics(model, config, ts.params, ts.model_state, x, y, idx, mask,
                       key=spec.keys.eval, sigma=sigma)
     return {f"val_{k}": v for k, v in m.items()}
