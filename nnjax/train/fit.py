@@ -30,6 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnjax.train import program as epoch_lib
+from nnjax.train.callbacks import Callbacks
+from nnjax.train.compact import Compactor
 from nnjax.train.config import TrainConfig, config_dict
 from nnjax.train.evaluate import evaluate, index_batches, is_classification
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
@@ -96,7 +98,8 @@ def _select(cond, a, b):
 def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         verify: bool = True, progress: Optional[bool] = None,
         chunk_size: Optional[int] = None, devices=None,
-        checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1) -> FitResult:
+        checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1,
+        compact: bool = True, callbacks=()) -> FitResult:
     """Train every run of ``runs`` and return a :class:`~nnjax.train.result.FitResult`.
 
     Args:
@@ -113,6 +116,10 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         sharding); the run count is padded to a multiple of the device count.
       checkpoint: a file; training state is saved there every ``checkpoint_every``
         epochs, and a matching checkpoint found there is resumed from.
+      compact: when runs stop, train the live ones in a smaller program
+        (:mod:`nnjax.train.compact`); False keeps every run in the masked program.
+      callbacks: objects called after every epoch with every run's metrics
+        (:mod:`nnjax.train.callbacks`: ``CSVLogger``, ``TensorBoard``).
     """
     runs = as_runs(runs)
     x, y = _xy(train, "train")
@@ -153,20 +160,27 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         carry, hist, start = _resume(checkpoint, carry, hist, fp, mapper)
     bar = Progress(config.epochs, r, enabled=progress)
     epoch, times = start, []
-    active = np.asarray(carry.tracker.active)[:r]
+    cp = Compactor(carry, specs, r, mapper, enabled=compact)
+    cbs = Callbacks(callbacks, runs, config)
+    active = cp.active()
     while epoch < config.epochs and active.any():
         t0 = time.perf_counter()
-        carry, h = program(carry, specs, shared._replace(epoch0=jnp.int32(epoch)))
+        carry, h = program(cp.carry, cp.specs, shared._replace(epoch0=jnp.int32(epoch)))
+        cp.advance(carry)
         h = jax.device_get(h)
         k = min(config.epochs_per_call, config.epochs - epoch)
-        for name in hist:
-            hist[name][epoch:epoch + k] = h[name][:k, :r]
+        cp.record(hist, h, epoch, k)
+        cbs.after(hist, epoch, k)
         epoch += k
-        active = np.asarray(carry.tracker.active)[:r]
+        active = cp.active()
         times.append((time.perf_counter() - t0, k))
         if checkpoint is not None and (epoch // config.epochs_per_call) % checkpoint_every == 0:
-            _save(checkpoint, carry, hist, epoch, fp)
+            _save(checkpoint, cp.full(), hist, epoch, fp)
         bar.update(epoch, {n: v[epoch - 1] for n, v in hist.items()}, int(active.sum()))
+        cp.compact(epoch)
+    carry = cp.full()
+    cbs.close()
+    info["compactions"] = cp.compactions
     stopped = int((~active).sum()) if epoch < config.epochs else 0
     bar.close(f"{r} runs, {epoch} epochs, {sum(t for t, _ in times):.1f} s"
               + (f", {stopped} stopped early or diverged" if stopped else ""))
