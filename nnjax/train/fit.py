@@ -29,41 +29,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax.train import program as epoch_lib
 from nnjax.train.callbacks import Callbacks
 from nnjax.train.compact import Compactor
 from nnjax.train.config import TrainConfig, config_dict
-from nnjax.train.evaluate import evaluate, index_batches, is_classification
+from nnjax.train.evaluate import evaluate
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
-from nnjax.train.program import RunSpec, Shared
 from nnjax.train.progress import Progress
 from nnjax.train.result import FitResult
-from nnjax.train.hyperparams import run_hyper, schedule_table
-from nnjax.train.runs import Runs, as_runs, keys as run_keys, kfold, select
+from nnjax.train.runs import as_runs
+from nnjax.train.setup import _xy, prepare
 
 
 class GradientCheckError(RuntimeError):
     """The manual backward of the model being trained disagrees with ``jax.grad``."""
-
-
-def _xy(split, what):
-    """``(x, y)`` from a Split-like object, an ``(x, y)`` pair or a lone ``x``."""
-    if split is None:
-        return None, None
-    if hasattr(split, "x"):
-        x, y = split.x, getattr(split, "y", None)
-    elif isinstance(split, (tuple, list)):
-        x, y = split
-    else:
-        x, y = split, None
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.float32)
-    if y is not None:
-        y = jnp.asarray(y)
-        if y.shape[0] != x.shape[0]:
-            raise ValueError(f"fit: {what} has {x.shape[0]} inputs but {y.shape[0]} targets.")
-    return x, y
 
 
 def verify_model(model, config, params, state, x, y, n: int = 8) -> dict:
@@ -125,35 +103,19 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     x, y = _xy(train, "train")
     xv, yv = _xy(val, "val")
     xt, yt = _xy(test, "test")
-    if config.target == "labels" and y is None:
-        raise ValueError("fit: target='labels' needs training labels; pass (x, y) or use"
-                         " TrainConfig(target='input') for an autoencoder.")
-    folds = runs.fold is not None
-    if folds and val is not None:
-        raise ValueError("fit: k-fold runs validate on their held-out fold; pass val=None.")
-    _check_monitor(config, y, folds or xv is not None)
-    in_shape = tuple(x.shape[1:])
     r = runs.size
     mapper = RunMapper(chunk_size=chunk_size, mesh=make_mesh(devices))
-    specs, n_train, shared_val, table = _run_specs(model, runs, config, mapper, x.shape[0], xv)
-    if n_train < config.batch_size:
-        raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n_train}"
-                         " training examples.")
-
+    prep = prepare(model, config, runs, x, y, xv, yv, mapper=mapper)
+    specs, shared, init, program = prep.specs, prep.shared, prep.init, prep.program
     info = {"grad": config.grad, "shuffle": config.shuffle, "runs": r, "chunk_size": chunk_size,
             "devices": mapper.n_devices, "config": config_dict(config)}
-    specs = mapper.put_runs(specs)
-    shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0), schedule=table))
-    init, program = epoch_lib.build(model, config, in_shape, n_train, mapper,
-                                    has_val=folds or xv is not None)
     carry = init(specs, None)
     if verify and config.grad == "manual":
         first = jax.tree.map(lambda a: a[0], (carry.train.params, carry.train.model_state))
         info["gradcheck"] = verify_model(model, config, *first, x, y)
     else:
         info["gradcheck"] = "off" if not verify else "skipped (grad='autodiff')"
-    hist = {k: np.full((config.epochs, r), np.nan, np.float32)
-            for k in metric_names(config, y, folds or xv is not None)}
+    hist = {k: np.full((config.epochs, r), np.nan, np.float32) for k in prep.metric_names}
     start = 0
     fp = _fingerprint(model, config, runs, [list(x.shape), None if y is None else list(y.shape)])
     if checkpoint is not None and os.path.exists(checkpoint):
@@ -188,48 +150,6 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         _save(checkpoint, carry, hist, epoch, fp)
     info.update(_timing(times))
     return _finish(model, config, carry, hist, runs, mapper, r, (xt, yt), info)
-
-
-def _run_specs(model, runs: Runs, config, mapper, n: int, xv):
-    """Stacked :class:`RunSpec` (padded to the mapper's multiple by repeating the last
-    run), the training-set size, the shared validation batches and the learning-rate
-    schedule's table (or None)."""
-    r, eb = runs.size, config.eval_batch_size
-    padded = select(runs, np.minimum(np.arange(mapper.multiple(r)), r - 1))
-    specs = RunSpec(run_keys(padded.seed),
-                    jax.tree.map(jnp.asarray, run_hyper(padded, model, config)))
-    if runs.fold is not None:
-        tr_idx, va_idx = kfold(n, runs.n_folds, runs.fold_seed)
-        vb, vm = index_batches(va_idx.shape[1], min(eb, va_idx.shape[1]))
-        specs = specs._replace(train_idx=jnp.asarray(tr_idx[padded.fold]),
-                               val_idx=jnp.asarray(va_idx[padded.fold][:, vb]),
-                               val_mask=jnp.asarray(np.broadcast_to(vm, (padded.size,) + vm.shape)))
-        n, shared_val = tr_idx.shape[1], (None, None)
-    elif xv is not None:
-        shared_val = tuple(map(jnp.asarray, index_batches(xv.shape[0], min(eb, xv.shape[0]))))
-    else:
-        shared_val = (None, None)
-    table, index = schedule_table(padded, config, n)
-    if table is not None:
-        specs, table = specs._replace(schedule=jnp.asarray(index)), jnp.asarray(table)
-    return specs, n, shared_val, table
-
-
-def metric_names(config, y, has_val: bool) -> list:
-    """The history metrics a run records (see :class:`~nnjax.train.result.FitResult`)."""
-    classify = config.target == "labels" and is_classification(y)
-    names = ["train_loss"] + (["train_accuracy"] if classify else [])
-    if has_val:
-        names += ["val_loss", "val_accuracy" if classify else "val_mse"]
-    return names
-
-
-def _check_monitor(config, y, has_val):
-    es = config.early_stopping
-    if es is not None and es.monitor not in metric_names(config, y, has_val):
-        raise ValueError(
-            f"EarlyStopping.monitor={es.monitor!r} is not recorded by this run; it records"
-            f" {metric_names(config, y, has_val)} (val_* need validation data or folds).")
 
 
 def _timing(times) -> dict:

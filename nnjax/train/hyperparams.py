@@ -21,7 +21,7 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Optional
 
 import numpy as np
 

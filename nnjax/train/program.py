@@ -31,7 +31,8 @@ import optax
 
 from nnjax.train import early_stopping as es_lib
 from nnjax.backprop import value_and_grad
-from nnjax.train.evaluate import is_classification, split_metrics
+from nnjax.train.cache import by_structure, program_config
+from nnjax.train.evaluate import classifies, split_metrics
 from nnjax.layers import hyperparam
 from nnjax.train.hyperparams import schedule_fn
 from nnjax.train.optim import make_transform, set_l1
@@ -113,7 +114,7 @@ def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epo
     epoch's examples of the training objective (train mode, with penalties) and of the
     accuracy of the train-mode outputs (integer labels only).
     """
-    classify = config.target == "labels" and is_classification(y)
+    classify = classifies(config, y)
     tx = _make_tx(config, spec, schedule)
     ekey = jax.random.fold_in(spec.keys.step, epoch)
 
@@ -143,9 +144,10 @@ def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epo
     return ts, {k: v / count for k, v in totals.items()}
 
 
-@functools.lru_cache(maxsize=64)
 def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool):
-    """``(init, program)`` jitted over stacked runs; cached per model/config/shapes.
+    """``(init, program)`` jitted over stacked runs, cached by what the program computes
+    (:mod:`nnjax.train.cache`: the model's and config's content, not their identity; the
+    per-run numbers of the config do not count, they are arguments).
 
     ``init(specs, None) -> Carry``; ``program(carry, specs, shared) -> (carry, history)``
     with the carry donated.
@@ -190,6 +192,15 @@ def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool
     init = jax.jit(mapper(lambda spec, _: init_run(model, config, in_shape, spec)),
                    compiler_options={"xla_backend_optimization_level": 0})
     return init, jax.jit(program, donate_argnums=0)
+
+
+def _build_cached(model, config, in_shape, n_train, mapper, *, has_val):
+    return _build(model, program_config(config), in_shape, n_train, mapper, has_val=has_val)
+
+
+_build = by_structure(maxsize=64)(build)
+build = functools.wraps(build)(_build_cached)
+build.cache_clear = _build.cache_clear
 
 
 def _val_metrics(model, config, ts, spec, shared):
