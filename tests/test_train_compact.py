@@ -34,7 +34,7 @@ def leaves(t):
 def test_compacted_equals_masked():
     kw = dict(runs=RUNS, verify=False)
     masked = fit(MLP, CFG, (X, Y), (XV, YV), (XV, YV), compact=False, **kw)
-    comp = fit(MLP, CFG, (X, Y), (XV, YV), (XV, YV), compact=True, **kw)
+    comp = fit(MLP, CFG, (X, Y), (XV, YV), (XV, YV), compact="always", **kw)
     assert masked.info["compactions"] == []
     assert comp.info["compactions"], "some runs stopped, the program should shrink"
     assert len(set(masked.epochs_run.tolist())) >= 3          # spread-out stops

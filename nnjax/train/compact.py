@@ -19,6 +19,8 @@ Example (inside ``fit``)::
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,7 +41,8 @@ class Compactor:
     """The current subset of runs (``carry``, ``specs``) and the full carry behind it.
 
     ``r``: the real run count (the padded specs' first ``r`` rows); ``enabled=False``
-    keeps the masked behaviour (the subset is always every run).
+    keeps the masked behaviour (the subset is always every run); ``True`` compacts when
+    it pays (see :meth:`compact`), ``"always"`` at every smaller bucket.
     """
 
     def __init__(self, carry, specs, r: int, mapper, enabled: bool = True):
@@ -82,8 +85,12 @@ class Compactor:
         out[rows[keep]] = live[keep]
         return out
 
-    def compact(self, epoch: int = 0) -> bool:
-        """Shrink the subset to the live runs when their bucket is smaller; True if it did."""
+    def compact(self, epoch: int = 0, times=(), epochs_left: Optional[int] = None) -> bool:
+        """Shrink the subset to the live runs when their bucket is smaller and, given the
+        host loop's ``times`` ``[(seconds, epochs), ...]`` of this subset's calls and the
+        epochs left, when the time it can save (``epochs_left · t_epoch · (1 − new/old)``,
+        an upper bound) exceeds a compilation (estimated as the first call's excess over a
+        later call's). True if it compacted."""
         if not self.enabled:
             return False
         active = self.active()
@@ -91,8 +98,16 @@ class Compactor:
         if n == 0:
             return False
         size = bucket(n, self.mapper, self._full_size())
-        if size >= self.idx.shape[0]:
+        current = self.idx.shape[0]
+        if size >= current:
             return False
+        if self.enabled != "always" and epochs_left is not None:
+            if len(times) < 2:                 # no steady epoch time of this subset yet
+                return False
+            t_epoch = times[-1][0] / max(times[-1][1], 1)
+            t_compile = max(times[0][0] - t_epoch * times[0][1], 0.0)
+            if epochs_left * t_epoch * (1 - size / current) <= t_compile:
+                return False
         self._full = self.full()
         live = np.flatnonzero(active)
         idx = np.concatenate([live, np.full(size - n, live[-1])])

@@ -77,7 +77,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         verify: bool = True, progress: Optional[bool] = None,
         chunk_size: Optional[int] = None, devices=None,
         checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1,
-        compact: bool = True, callbacks=()) -> FitResult:
+        compact=True, callbacks=()) -> FitResult:
     """Train every run of ``runs`` and return a :class:`~nnjax.train.result.FitResult`.
 
     Args:
@@ -94,8 +94,9 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         sharding); the run count is padded to a multiple of the device count.
       checkpoint: a file; training state is saved there every ``checkpoint_every``
         epochs, and a matching checkpoint found there is resumed from.
-      compact: when runs stop, train the live ones in a smaller program
-        (:mod:`nnjax.train.compact`); False keeps every run in the masked program.
+      compact: when runs stop, train the live ones in a smaller program when that saves
+        more time than compiling it costs (:mod:`nnjax.train.compact`); ``"always"``:
+        at every smaller bucket; False keeps every run in the masked program.
       callbacks: objects called after every epoch with every run's metrics
         (:mod:`nnjax.train.callbacks`: ``CSVLogger``, ``TensorBoard``).
     """
@@ -123,6 +124,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     bar = Progress(config.epochs, r, enabled=progress)
     epoch, times = start, []
     cp = Compactor(carry, specs, r, mapper, enabled=compact)
+    n_calls = 0                       # calls of the current subset's program
     cbs = Callbacks(callbacks, runs, config)
     active = cp.active()
     while epoch < config.epochs and active.any():
@@ -139,7 +141,9 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         if checkpoint is not None and (epoch // config.epochs_per_call) % checkpoint_every == 0:
             _save(checkpoint, cp.full(), hist, epoch, fp)
         bar.update(epoch, {n: v[epoch - 1] for n, v in hist.items()}, int(active.sum()))
-        cp.compact(epoch)
+        n_calls += 1
+        if cp.compact(epoch, times[-n_calls:], config.epochs - epoch):
+            n_calls = 0
     carry = cp.full()
     cbs.close()
     info["compactions"] = cp.compactions
