@@ -26,6 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 
 
+# programs compiled in this process (id of fit's program, run count) and the longest
+# compilation seen: what a compaction to an unseen size is expected to cost
+_COMPILED: set = set()
+_COMPILE = [0.0]
+
+
 def bucket(n: int, mapper, cap: int) -> int:
     """The program size for ``n`` live runs: next power of two, to the mapper's multiple."""
     size = 1 << max(int(n) - 1, 0).bit_length()
@@ -45,7 +51,8 @@ class Compactor:
     it pays (see :meth:`compact`), ``"always"`` at every smaller bucket.
     """
 
-    def __init__(self, carry, specs, r: int, mapper, enabled: bool = True):
+    def __init__(self, carry, specs, r: int, mapper, enabled: bool = True, program=None):
+        self.program_id = id(program)
         self._full, self._specs = carry, specs
         self.r, self.mapper, self.enabled = r, mapper, enabled
         self.size = jax.tree.leaves(carry)[0].shape[0]
@@ -105,9 +112,12 @@ class Compactor:
             if len(times) < 2:                 # no steady epoch time of this subset yet
                 return False
             t_epoch = times[-1][0] / max(times[-1][1], 1)
-            t_compile = max(times[0][0] - t_epoch * times[0][1], 0.0)
+            _COMPILE[0] = max(_COMPILE[0], times[0][0] - t_epoch * times[0][1])
+            key = (self.program_id, size)
+            t_compile = 0.0 if key in _COMPILED else _COMPILE[0]
             if epochs_left * t_epoch * (1 - size / current) <= t_compile:
                 return False
+        _COMPILED.add((self.program_id, size))
         self._full = self.full()
         live = np.flatnonzero(active)
         idx = np.concatenate([live, np.full(size - n, live[-1])])

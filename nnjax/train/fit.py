@@ -125,7 +125,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         carry, hist, start = _resume(checkpoint, carry, hist, fp, mapper)
     bar = Progress(config.epochs, r, enabled=progress)
     epoch, times = start, []
-    cp = Compactor(carry, specs, r, mapper, enabled=compact)
+    cp = Compactor(carry, specs, r, mapper, enabled=compact, program=program)
     n_calls = 0                       # calls of the current subset's program
     cbs = Callbacks(callbacks, runs, config)
     active = cp.active()
