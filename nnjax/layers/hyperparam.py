@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import NamedTuple, Optional, Union
 
 import jax
@@ -57,7 +58,7 @@ def resolve(value: Union[float, HyperParam], what: str):
     """``(default, name)`` of a layer argument: ``name`` is None for a plain constant."""
     if isinstance(value, HyperParam):
         return value.default, value.name
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number or L.hyper(name, default), got {value!r}.")
     return float(value), None
 
