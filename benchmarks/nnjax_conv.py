@@ -94,37 +94,33 @@ PROFILE_VARIANTS = ("alone", "vmap", "sequential", "chunks2")
 
 
 def epoch_program(x, seeds: int, variant: str):
-    """The conv AE's training epoch as ``fit`` compiles it (:func:`nnjax.train.program.build`,
-    no validation), wrapped as a :class:`benchmarks.jax_plain.EpochProgram` for the
-    profiler: ``epoch((carry, specs, e), x, y)``. ``variant``: one of PROFILE_VARIANTS
-    (``alone`` is one run; the others map ``seeds`` runs that way)."""
-    import jax
+    """The conv AE's training epoch as ``fit`` compiles it (set up by
+    :func:`nnjax.train.setup.prepare`, fit's own set-up; no validation), wrapped as a
+    :class:`benchmarks.jax_plain.EpochProgram` for the profiler: ``epoch((carry, e), x,
+    y)``. ``variant``: one of PROFILE_VARIANTS (``alone`` is one run; the others map
+    ``seeds`` runs that way)."""
     import jax.numpy as jnp
 
     from benchmarks.jax_plain import EpochProgram
     from nnjax.models import conv_autoencoder
     from nnjax.train import TrainConfig
-    from nnjax.train import program as E
     from nnjax.train.parallel import RunMapper
-    from nnjax.train.runs import hyper_arrays, keys as run_keys, make_runs
+    from nnjax.train.runs import make_runs
+    from nnjax.train.setup import prepare
 
     seeds = 1 if variant == "alone" else seeds
     chunk = {"alone": None, "vmap": None, "sequential": 1, "chunks2": 2}[variant]
     model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
-    config = TrainConfig(epochs=1, batch_size=conv_ae.batch_size(len(x)), optimizer="adam",
-                         learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True)
-    mapper = RunMapper(chunk_size=chunk)
-    runs = make_runs(seeds)
-    specs = E.RunSpec(run_keys(runs.seed), jax.tree.map(jnp.asarray, hyper_arrays(
-        runs, {"learning_rate": conv_ae.LR, "momentum": 0.0, "weight_decay": 0.0,
-               "noise_std": 0.0})))
-    init, program = E.build(model, config, tuple(x.shape[1:]), len(x), mapper, has_val=False)
+    config = TrainConfig(epochs=1_000_000, batch_size=conv_ae.batch_size(len(x)),
+                         optimizer="adam", learning_rate=conv_ae.LR, loss="mse",
+                         target="input", drop_last=True)
+    prep = prepare(model, config, make_runs(seeds), x, None, mapper=RunMapper(chunk_size=chunk))
+    shared0 = prep.shared._replace(x=None)
 
     def epoch(carry, x, y):
-        state, spec, e = carry
-        shared = E.Shared(x, None, None, None, None, None, e)
-        state, hist = program(state, spec, shared)
-        return (state, spec, e + 1), hist["train_loss"][0]
+        state, e = carry
+        state, hist = prep.program(state, prep.specs, shared0._replace(x=x, epoch0=e))
+        return (state, e + 1), hist["train_loss"][0]
 
-    return EpochProgram(epoch, (init(specs, None), specs, jnp.int32(0)), "per_run",
+    return EpochProgram(epoch, (prep.init(prep.specs, None), jnp.int32(0)), "per_run",
                         f"nnjax fit program, runs mapped by {variant}")

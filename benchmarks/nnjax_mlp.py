@@ -1,8 +1,9 @@
 """The nnjax contender: the seed-001 MLP trained by nnjax's own vmapped sweep engine.
 
-The goal rows of the report come from this file. It times an :class:`EpochProgram`
-(see ``jax_plain.py``) with the same harness as the plain-JAX reference, so the two are
-measured identically:
+The goal rows of the report come from this file. It times the program ``fit`` runs (set
+up by :func:`nnjax.train.setup.prepare`, as ``fit`` does) wrapped as an
+:class:`EpochProgram` (see ``jax_plain.py``), with the same harness as the plain-JAX
+reference, so the two are measured identically:
 
     program = build_program(workload, seeds, order)   # order: "shared" | "per_seed"
     program.epoch(carry, x, y) -> (carry, loss)       # one epoch of every seed; pure
@@ -52,26 +53,25 @@ DEVICES = 2
 
 def engine_program(workload: Workload, seeds: int, order: str, grad: str = "manual",
                    devices: int = 0) -> Optional[EpochProgram]:
-    """The nnjax engine's epoch for ``seeds`` runs with batch ``order``.
+    """The program ``fit`` runs for ``seeds`` runs with batch ``order``, one epoch a call.
 
-    Exactly the per-run epoch ``fit`` scans (:func:`nnjax.train.program.train_epoch`: manual
-    backward unless ``grad="autodiff"``, Optax Adam with injected hyperparameters, batches
-    gathered by index), mapped over runs by a :class:`nnjax.train.parallel.RunMapper` (``vmap``;
-    with ``devices`` > 1, ``shard_map`` over a mesh of that many devices, the shared batch
-    order and the data replicated) as ``nnjax.train.program.build`` does; initialisation and keys
-    from :mod:`nnjax.train.runs` as in ``fit``. Only the validation pass and early-stopping
-    bookkeeping of ``fit``'s epoch are left out, so the timing is of training alone, like
-    the other contenders.
+    Set up by :func:`nnjax.train.setup.prepare`, the function ``fit`` itself calls (the
+    same specs, initialisation, :func:`nnjax.train.program.build` program: scanned epoch,
+    manual backward unless ``grad="autodiff"``, Optax Adam with injected
+    hyperparameters, early-stopping bookkeeping), mapped over runs by a
+    :class:`nnjax.train.parallel.RunMapper` (``vmap``; with ``devices`` > 1,
+    ``shard_map`` over that many devices). No validation data is given, so the epoch is
+    training alone, like the other contenders. The timed epoch calls that program with
+    the harness's data in place of the placeholder ``prepare`` saw.
     """
     import jax
     import jax.numpy as jnp
 
-    from nnjax.train import program as E
     from nnjax import layers as L
-    from nnjax.backprop import value_and_grad
     from nnjax.train.config import TrainConfig
     from nnjax.train.parallel import RunMapper, make_mesh
-    from nnjax.train.runs import hyper_arrays, keys as run_keys, make_runs
+    from nnjax.train.runs import make_runs
+    from nnjax.train.setup import prepare
 
     mesh = None
     if devices > 1:
@@ -86,42 +86,30 @@ def engine_program(workload: Workload, seeds: int, order: str, grad: str = "manu
     for width in workload.sizes[1:-1]:
         stack += [L.Linear(width), L.ReLU()]
     model = L.Sequential(*stack, L.Linear(workload.sizes[-1]))
-    config = TrainConfig(epochs=1, batch_size=workload.batch, optimizer="adam",
+    # an epoch limit never reached: every timed call is a training epoch with a fresh order
+    config = TrainConfig(epochs=1_000_000, batch_size=workload.batch, optimizer="adam",
                          learning_rate=workload.lr, drop_last=True, grad=grad,
                          shuffle="shared" if order == "shared" else "per_run")
-    runs = make_runs(seeds)
-    specs = E.RunSpec(run_keys(runs.seed), jax.tree.map(jnp.asarray, hyper_arrays(
-        runs, {"learning_rate": workload.lr, "momentum": 0.0, "weight_decay": 0.0,
-               "noise_std": 0.0})))
-    train0 = jax.jit(jax.vmap(
-        lambda s: E.init_run(model, config, (workload.sizes[0],), s).train))(specs)
-    vg = value_and_grad(model, config.loss, grad)
-    batch = workload.batch
-
-    def one_run(run, shared):
-        (t, s), (x, y, full, e) = run, shared
-        if full is None:  # per_seed: this run's own order, from its key
-            full, _ = E.batch_order(jax.random.fold_in(s.keys.order, e), x.shape[0], batch,
-                                    "per_run", True)
-        return E.train_epoch(vg, config, t, s, x, y, full, None, e)
-
-    mapped = mapper(one_run)
+    n = workload.n_images
+    # placeholders of the data's shapes: the timed epoch passes the real data
+    x0 = jnp.zeros((n, workload.sizes[0]), jnp.float32)
+    y0 = jnp.zeros((n,), jnp.int32)
+    prep = prepare(model, config, make_runs(seeds), x0, y0, mapper=mapper)
+    carry0 = prep.init(prep.specs, None)
+    shared0 = prep.shared._replace(x=None, y=None)
 
     def epoch(carry, x, y):
-        ts, spec, e = carry
-        full = None
-        if order == "shared":  # one order for all runs, drawn outside the run map
-            full, _ = E.batch_order(jax.random.fold_in(jax.random.key(0), e), x.shape[0],
-                                    batch, "shared", True)
-        ts, metrics = mapped((ts, spec), (x, y, full, e))
-        return (ts, spec, e + 1), metrics["train_loss"]
+        state, e = carry
+        shared = shared0._replace(x=x, y=y, epoch0=e)
+        state, hist = prep.program(state, prep.specs, shared)
+        return (state, e + 1), hist["train_loss"][0]
 
-    ts, spec = mapper.put_runs((train0, specs))
-    engine = "nnjax" + (f", grad={grad}" if grad != "manual" else "")
+    del x0, y0
+    engine = "nnjax fit program (prepare)" + (f", grad={grad}" if grad != "manual" else "")
     if devices:
         engine += (f", RunMapper shard_map over {devices} devices" if mesh is not None
                    else ", RunMapper vmap on 1 device")
-    return EpochProgram(epoch, (ts, spec, jnp.int32(0)), order, engine, mapper.put_shared)
+    return EpochProgram(epoch, (carry0, jnp.int32(0)), order, engine, mapper.put_shared)
 
 
 def build_program(workload: Workload, seeds: int, variant: str) -> EpochProgram:

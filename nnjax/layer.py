@@ -49,6 +49,7 @@ class Layer(NamedTuple):
     name: str = "Layer"
     penalty: Optional[Callable[..., Any]] = None
     layers: tuple = ()  # children, for containers such as Sequential (introspection)
+    hypers: tuple = ()  # ((name, default), ...): per-run numbers it reads (nnjax.layers.hyperparam)
 
 
 class ShapeError(ValueError):
@@ -132,8 +133,10 @@ def Sequential(*layers: Layer, name: str = "Sequential") -> Layer:
         return total
 
     inner = ", ".join(layer.name for layer in layers)
+    from nnjax.layers.hyperparam import collect
     return Layer(init, forward, backward, name=f"{name}({inner})",
-                 penalty=penalty if has_penalty else None, layers=layers)
+                 penalty=penalty if has_penalty else None, layers=layers,
+                 hypers=collect(layers))
 
 
 def as_function(layer: Layer, state=(), *, key=None, train: bool = False):

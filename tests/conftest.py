@@ -16,6 +16,7 @@ last bits of 87% of its entries, by at most 4e-9 of the largest entry. Measured 
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("NNJAX_COMPILATION_CACHE", "off")   # tests write nothing to ~/.cache
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_backend_optimization_level=0").strip()

@@ -163,8 +163,8 @@ def test_progress_bar_on_a_terminal_and_rate_limited_lines_in_a_log():
 def test_clear_errors():
     with pytest.raises(ValueError, match="optimizer"):
         TrainConfig(optimizer="rmsprop")
-    with pytest.raises(ValueError, match="unknown hyperparameters"):
-        make_runs(2, width=[32, 64])
+    with pytest.raises(ValueError, match=r"sweep \['width'\], which this model and config cannot"):
+        fit(MLP, CFG, (X, Y), runs=make_runs(2, width=[32, 64]), verify=False)
     with pytest.raises(ValueError, match="val_accuracy.*not recorded"):
         fit(MLP, CFG.replace(early_stopping=EarlyStopping("val_accuracy")), (X, Y))
     with pytest.raises(ValueError, match="needs training labels"):

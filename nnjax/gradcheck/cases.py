@@ -60,6 +60,13 @@ def layer_cases() -> list[LayerCase]:
         LayerCase("BatchNorm (N,H,W,C) train", L.BatchNorm, (4, 3, 2), train=True),
         LayerCase("BatchNorm (N,H,W,C) eval", L.BatchNorm, (4, 3, 2)),
         LayerCase("ActivityL1(0.1)", lambda: L.ActivityL1(0.1), (6,)),
+        # per-run hyperparameters (L.hyper): the traced form, read from state
+        LayerCase("Dropout(hyper 0.3) train", lambda: L.Dropout(L.hyper("p", 0.3)), (7,), train=True),
+        LayerCase("LeakyReLU(hyper 0.1)", lambda: L.LeakyReLU(L.hyper("a", 0.1)), (7,)),
+        LayerCase("ActivityL1(hyper 0.1)", lambda: L.ActivityL1(L.hyper("lam", 0.1)), (6,)),
+        LayerCase("GaussianNoise(0.2) train", lambda: L.GaussianNoise(0.2), (6,), train=True),
+        LayerCase("GaussianNoise(hyper 0.2) train", lambda: L.GaussianNoise(L.hyper("s", 0.2)),
+                  (6,), train=True),
         LayerCase("Flatten", L.Flatten, (3, 4, 2)),
         LayerCase("Reshape(4, 6)", lambda: L.Reshape((4, 6)), (3, 4, 2)),
         *_conv_cases(),

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from nnjax.layer import Layer
+from nnjax.layers import hyperparam as hp
 
 
 def _elementwise(name, f, df_from):
@@ -31,12 +32,28 @@ def ReLU() -> Layer:
                         lambda x, y: (x > 0).astype(x.dtype))
 
 
-def LeakyReLU(negative_slope: float = 0.01) -> Layer:
+def LeakyReLU(negative_slope=0.01) -> Layer:
     """``y = x if x > 0 else a·x``; ``dx = dy ⊙ (1 if x > 0 else a)`` (a at exactly 0,
-    like PyTorch). Default ``a = 0.01`` as ``torch.nn.LeakyReLU``."""
-    a = float(negative_slope)
-    return _elementwise(f"LeakyReLU({a:g})", lambda x: jnp.where(x > 0, x, a * x),
-                        lambda x, y: jnp.where(x > 0, jnp.ones_like(x), jnp.full_like(x, a)))
+    like PyTorch). Default ``a = 0.01`` as ``torch.nn.LeakyReLU``. ``negative_slope``
+    may be ``L.hyper("slope", 0.01)``: a per-run number kept in ``state``."""
+    a, hname = hp.resolve(negative_slope, "LeakyReLU: negative_slope")
+    if hname is None:
+        return _elementwise(f"LeakyReLU({a:g})", lambda x: jnp.where(x > 0, x, a * x),
+                            lambda x, y: jnp.where(x > 0, jnp.ones_like(x), jnp.full_like(x, a)))
+
+    def init(key, in_shape):
+        return (), hp.initial(a, hname), tuple(in_shape)
+
+    def forward(params, state, x, *, key=None, train=False):
+        slope = state.value.astype(x.dtype)
+        return jnp.where(x > 0, x, slope * x), state, (x, slope)
+
+    def backward(params, residuals, dy):
+        x, slope = residuals
+        return (), dy * jnp.where(x > 0, jnp.ones_like(x), slope)
+
+    return Layer(init, forward, backward, name=f"LeakyReLU({hp.label(a, hname)})",
+                 hypers=hp.declared(a, hname))
 
 
 def Sigmoid() -> Layer:

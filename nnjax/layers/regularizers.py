@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from nnjax.layer import Layer
+from nnjax.layers import hyperparam as hp
 from nnjax.losses import l1_penalty, l1_penalty_grad
 
 
@@ -16,22 +17,28 @@ class L1State(NamedTuple):
     strength: jax.Array
 
 
-def ActivityL1(strength: float = 1e-4, *, name: str = "ActivityL1") -> Layer:
+def ActivityL1(strength=1e-4, *, name: str = "ActivityL1") -> Layer:
     """Identity ``y = x`` that adds ``λ·Σ|x|/N`` to the objective (a sparse autoencoder's
     code penalty, Keras' ``activity_regularizer=l1(λ)``).
 
     Backward: ``dx = dy + λ·sign(x)/N`` — the penalty's gradient is part of the manual
-    backward. λ lives in ``state`` (``L1State``) so sweeps can trace and vmap it.
+    backward. λ lives in ``state`` (``L1State``, set by a sweep's ``l1`` axis) so sweeps
+    can trace and vmap it; ``strength=L.hyper("l1_code", 1e-4)`` keeps it as a
+    :class:`~nnjax.layers.hyperparam.HyperValue` instead, its own sweep axis.
     Shapes: (N, ...) → same.
     """
-    if not strength >= 0:
-        raise ValueError(f"{name}: strength must be ≥ 0, got {strength!r}.")
+    default, hname = hp.resolve(strength, f"{name}: strength")
+    if not default >= 0:
+        raise ValueError(f"{name}: strength must be ≥ 0, got {default!r}.")
 
     def init(key, in_shape):
-        return (), L1State(jnp.asarray(strength, jnp.float32)), tuple(in_shape)
+        if hname is not None:
+            return (), hp.initial(default, hname), tuple(in_shape)
+        return (), L1State(jnp.asarray(default, jnp.float32)), tuple(in_shape)
 
     def forward(params, state, x, *, key=None, train=False):
-        return x, state, (x, state.strength)
+        lam = state.value if hname is not None else state.strength
+        return x, state, (x, lam)
 
     def backward(params, res, dy):
         x, lam = res
@@ -41,4 +48,5 @@ def ActivityL1(strength: float = 1e-4, *, name: str = "ActivityL1") -> Layer:
         x, lam = res
         return l1_penalty(x, lam)
 
-    return Layer(init, forward, backward, name=f"{name}({strength:g})", penalty=penalty)
+    return Layer(init, forward, backward, name=f"{name}({hp.label(default, hname)})",
+                 penalty=penalty, hypers=hp.declared(default, hname))

@@ -36,7 +36,7 @@ from nnjax.train.runs import Runs, make_runs
 @dataclass(frozen=True)
 class Grid:
     """``static``: ``{name: values}`` (Python loop); ``vmapped``: ``{hyper: values}`` (one
-    program, names from :data:`nnjax.train.optim.HYPER_NAMES`); ``seeds``: a count or a list;
+    program, names from :func:`nnjax.train.hyperparams.sweepable`); ``seeds``: a count or a list;
     ``folds``: k for randomised k-fold cross-validation (split from ``fold_seed``)."""
 
     static: Mapping[str, Sequence] = field(default_factory=dict)

@@ -178,45 +178,38 @@ def measure(model, config, x, y, runs) -> dict:
     and run once to warm up, then the best of at least two calls per candidate, in
     interleaved rounds (up to ten, until each was timed for 0.5 s). Keys: ``"vmap"``, the
     chunk size or ``"one by one"``."""
-    from nnjax.train import program as epoch_lib
     from nnjax.train.parallel import RunMapper
-    from nnjax.train.program import RunSpec, Shared
-    from nnjax.train.runs import hyper_arrays, keys as run_keys, select
+    from nnjax.train.runs import select
+    from nnjax.train.setup import prepare
 
     n = min(x.shape[0], STEPS * config.batch_size)
     xs, ys = x[:n], (None if y is None else y[:n])
     cfg = config.replace(epochs_per_call=1, epochs=1, early_stopping=None, drop_last=True)
     r = runs.size
-    defaults = {"learning_rate": config.learning_rate, "momentum": config.momentum,
-                "weight_decay": config.weight_decay, "noise_std": config.noise_std}
-    shared = Shared(xs, ys, None, None, None, None, jnp.int32(0))
     live = {}
     for chunk in candidates(r):
         mapper = RunMapper(chunk_size=None if chunk == ONE_BY_ONE else chunk)
-        count = 1 if chunk == ONE_BY_ONE else mapper.multiple(r)    # one run's program
-        padded = select(runs, np.minimum(np.arange(count), r - 1))
-        specs = RunSpec(run_keys(padded.seed),
-                        jax.tree.map(jnp.asarray, hyper_arrays(padded, defaults)))
-        init, program = epoch_lib.build(model, cfg, tuple(x.shape[1:]), n, mapper,
-                                        has_val=False)
+        subset = select(runs, np.arange(1)) if chunk == ONE_BY_ONE else runs  # one run's program
+        prep = prepare(model, cfg, subset, xs, ys, mapper=mapper)
+        init, program, specs, shared = prep.init, prep.program, prep.specs, prep.shared
         carry, h = program(init(specs, None), specs, shared)      # compile and warm up
         jax.block_until_ready(h)
-        live[chunk] = [program, carry, specs, []]
+        live[chunk] = [program, carry, specs, shared, [], prep.n_train // config.batch_size]
     # interleaved rounds (outside load hits every candidate alike): at least 2, more (≤ 10)
     # until every candidate was timed for 0.5 s
     rounds = 0
-    while rounds < 2 or (rounds < 10 and min(sum(v[3]) for v in live.values()) < 0.5):
+    while rounds < 2 or (rounds < 10 and min(sum(v[4]) for v in live.values()) < 0.5):
         for entry in live.values():
-            program, carry, specs, times = entry
+            program, carry, specs, shared, times, _ = entry
             t0 = time.perf_counter()
             entry[1], h = program(carry, specs, shared)
             jax.block_until_ready(h)
             times.append(time.perf_counter() - t0)
         rounds += 1
     out = {}
-    for chunk, (_, _, _, times) in live.items():
+    for chunk, (*_, times, steps) in live.items():
         per_run = min(times) / (1 if chunk == ONE_BY_ONE else r)
-        out["vmap" if chunk is None else str(chunk)] = per_run / (n // config.batch_size)
+        out["vmap" if chunk is None else str(chunk)] = per_run / steps
     return out
 
 

@@ -23,6 +23,7 @@ from nnjax import losses
 from nnjax.train import validate
 from nnjax.train.early_stopping import EarlyStopping
 from nnjax.losses import Loss
+from nnjax.train.optim import Optimizer, Schedule
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SHUFFLES = ("per_run", "shared", "none")
@@ -37,7 +38,10 @@ class TrainConfig:
       epochs, batch_size: the epoch limit and the minibatch size (a shape: one compilation
         per value).
       optimizer: ``"sgd"``, ``"momentum"`` (SGD with heavy-ball ``momentum``), ``"adam"``,
-        ``"adamw"`` (Optax). ``weight_decay`` is PyTorch's: coupled L2 (``g += wd·θ``)
+        ``"adamw"`` (Optax), or any Optax optimizer as an
+        :class:`~nnjax.train.optim.Optimizer` (its float arguments are per-run numbers).
+        ``learning_rate``: a number or an Optax schedule as a
+        :class:`~nnjax.train.optim.Schedule`. ``weight_decay`` is PyTorch's: coupled L2 (``g += wd·θ``)
         for sgd/momentum/adam, decoupled for adamw. ``b1, b2, eps``: Adam's constants.
       loss: a :class:`~nnjax.losses.Loss` or its name; it is applied to the model's raw
         output (logits for cross-entropy and BCE).
@@ -62,8 +66,8 @@ class TrainConfig:
 
     epochs: int = 20
     batch_size: int = 128
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
+    optimizer: Union[str, Optimizer] = "adam"
+    learning_rate: Union[float, Schedule] = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
     b1: float = 0.9
@@ -88,7 +92,11 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive int, got {v!r}.")
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        if not isinstance(self.optimizer, Optimizer):
+            _choice("optimizer", self.optimizer, OPTIMIZERS)
+        if not isinstance(self.learning_rate, (Schedule, int, float)):
+            raise TypeError("TrainConfig.learning_rate must be a number or a Schedule, got"
+                            f" {self.learning_rate!r}.")
         _choice("grad", self.grad, ("manual", "autodiff"))
         _choice("shuffle", self.shuffle, SHUFFLES)
         _choice("target", self.target, TARGETS)

@@ -13,7 +13,6 @@ batch padded and masked, so memory stays bounded and no copy of the data is made
 """
 from __future__ import annotations
 
-import functools
 from typing import Callable, Optional
 
 import jax
@@ -21,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnjax.layer import Layer
+from nnjax.train.cache import by_structure, program_config
 from nnjax.train.parallel import RunMapper, make_mesh, pad_runs
 from nnjax.train import validate
 
@@ -36,7 +36,14 @@ def index_batches(n: int, batch: int) -> tuple:
 
 
 def is_classification(y) -> bool:
+    """Integer class labels of shape (N,)."""
     return y is not None and y.ndim == 1 and jnp.issubdtype(y.dtype, jnp.integer)
+
+
+def classifies(config, y) -> bool:
+    """The one rule: a run is a classification (accuracy, not MSE) when it trains on
+    labels (``target="labels"``) that are integer classes."""
+    return config.target == "labels" and is_classification(y)
 
 
 def split_metrics(model: Layer, config, params, state, x, y, idx, mask, key=None,
@@ -47,7 +54,7 @@ def split_metrics(model: Layer, config, params, state, x, y, idx, mask, key=None
     given) corrupts the inputs, batch b with ``fold_in(key, b)``; the target stays clean.
     """
     labels = config.target == "labels"
-    classify = labels and is_classification(y)
+    classify = classifies(config, y)
     out_fn = config.output_fn or (lambda z: z)
     loss = config.loss
 
@@ -75,7 +82,7 @@ def split_metrics(model: Layer, config, params, state, x, y, idx, mask, key=None
     return {k: jnp.sum(v) / count for k, v in sums.items()}
 
 
-@functools.lru_cache(maxsize=32)
+@by_structure(maxsize=32)
 def _metrics_program(model, config, mapper, corrupt):
     def per_run(run, shared):
         p, s, k = run
@@ -85,7 +92,7 @@ def _metrics_program(model, config, mapper, corrupt):
     return jax.jit(mapper(per_run))
 
 
-@functools.lru_cache(maxsize=32)
+@by_structure(maxsize=32)
 def _predict_program(model, output_fn, n, mapper):
     f = output_fn or (lambda z: z)
 
@@ -125,7 +132,7 @@ def evaluate(model: Layer, config, params, state, x, y=None, *, corrupt=None, ke
                 if corrupt is not None else jnp.zeros(r_pad))
     run_args = (params, state, run_keys)
     shared = (x, y, jnp.asarray(idx), jnp.asarray(mask))
-    out = _metrics_program(model, config, mapper, corrupt)(
+    out = _metrics_program(model, program_config(config), mapper, corrupt)(
         mapper.put_runs(run_args), mapper.put_shared(shared))
     return {k: np.asarray(v)[:n] for k, v in out.items()}
 

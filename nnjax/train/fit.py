@@ -29,39 +29,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax.train import automap, program as epoch_lib
+from nnjax.train import automap, compile_cache, program as epoch_lib
+from nnjax.train.callbacks import Callbacks
+from nnjax.train.compact import Compactor
 from nnjax.train.config import TrainConfig, config_dict
-from nnjax.train.evaluate import evaluate, index_batches, is_classification
+from nnjax.train.evaluate import evaluate
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
-from nnjax.train.program import RunSpec, Shared
 from nnjax.train.progress import Progress
 from nnjax.train import validate
 from nnjax.train.result import FitResult
-from nnjax.train.runs import Runs, as_runs, hyper_arrays, keys as run_keys, kfold, select
+from nnjax.train.runs import as_runs
+from nnjax.train.setup import _xy, prepare
 
 
 class GradientCheckError(RuntimeError):
     """The manual backward of the model being trained disagrees with ``jax.grad``."""
-
-
-def _xy(split, what):
-    """``(x, y)`` from a Split-like object, an ``(x, y)`` pair or a lone ``x``."""
-    if split is None:
-        return None, None
-    if hasattr(split, "x"):
-        x, y = split.x, getattr(split, "y", None)
-    elif isinstance(split, (tuple, list)):
-        x, y = split
-    else:
-        x, y = split, None
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.float32)
-    if y is not None:
-        y = jnp.asarray(y)
-        if y.shape[0] != x.shape[0]:
-            raise ValueError(f"fit: {what} has {x.shape[0]} inputs but {y.shape[0]} targets.")
-    return x, y
 
 
 def verify_model(model, config, params, state, x, y, n: int = 8) -> dict:
@@ -96,7 +78,8 @@ def _select(cond, a, b):
 def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         verify: bool = True, progress: Optional[bool] = None,
         chunk_size: Optional[int] = None, map: str = "auto", devices=None,
-        checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1) -> FitResult:
+        checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1,
+        compact=True, callbacks=()) -> FitResult:
     """Train every run of ``runs`` and return a :class:`~nnjax.train.result.FitResult`.
 
     Args:
@@ -116,67 +99,67 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         sharding); the run count is padded to a multiple of the device count.
       checkpoint: a file; training state is saved there every ``checkpoint_every``
         epochs, and a matching checkpoint found there is resumed from.
+      compact: when runs stop, train the live ones in a smaller program when that saves
+        more time than compiling it costs (:mod:`nnjax.train.compact`); ``"always"``:
+        at every smaller bucket; False keeps every run in the masked program.
+      callbacks: objects called after every epoch with every run's metrics
+        (:mod:`nnjax.train.callbacks`: ``CSVLogger``, ``TensorBoard``).
     """
+    compile_cache.enable()
     runs = as_runs(runs)
     validate.fit_args(model, config, runs, train, val, test, chunk_size, checkpoint_every)
     x, y = _xy(train, "train")
     xv, yv = _xy(val, "val")
     xt, yt = _xy(test, "test")
-    if config.target == "labels" and y is None:
-        raise ValueError("fit: target='labels' needs training labels; pass (x, y) or use"
-                         " TrainConfig(target='input') for an autoencoder.")
-    folds = runs.fold is not None
-    if folds and val is not None:
-        raise ValueError("fit: k-fold runs validate on their held-out fold; pass val=None.")
-    _check_monitor(config, y, folds or xv is not None)
-    in_shape = tuple(x.shape[1:])
     r = runs.size
     mesh = make_mesh(devices)
     chunk_size, map_info = automap.resolve(map, chunk_size, model=model, config=config, x=x,
                                            y=y, runs=runs, n_devices=1 if mesh is None else
                                            mesh.devices.size)
     mapper = RunMapper(chunk_size=chunk_size, mesh=mesh)
-    specs, n_train, shared_val = _run_specs(runs, config, mapper, x.shape[0], xv)
-    if n_train < config.batch_size:
-        raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n_train}"
-                         " training examples.")
-
+    prep = prepare(model, config, runs, x, y, xv, yv, mapper=mapper)
+    specs, shared, init = prep.specs, prep.shared, prep.init
+    program = automap.wrap(map_info, prep.program, lambda: epoch_lib.build(
+        model, config, tuple(x.shape[1:]), prep.n_train, RunMapper(), has_val=prep.has_val)[1])
     info = {"grad": config.grad, "shuffle": config.shuffle, "runs": r, "chunk_size": chunk_size,
             "devices": mapper.n_devices, "config": config_dict(config), "map": map_info}
-    specs = mapper.put_runs(specs)
-    shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0)))
-    init, program = epoch_lib.build(model, config, in_shape, n_train, mapper,
-                                    has_val=folds or xv is not None)
-    program = automap.wrap(map_info, program, lambda: epoch_lib.build(
-        model, config, in_shape, n_train, RunMapper(), has_val=folds or xv is not None)[1])
     carry = init(specs, None)
     if verify and config.grad == "manual":
         first = jax.tree.map(lambda a: a[0], (carry.train.params, carry.train.model_state))
         info["gradcheck"] = verify_model(model, config, *first, x, y)
     else:
         info["gradcheck"] = "off" if not verify else "skipped (grad='autodiff')"
-    hist = {k: np.full((config.epochs, r), np.nan, np.float32)
-            for k in metric_names(config, y, folds or xv is not None)}
+    hist = {k: np.full((config.epochs, r), np.nan, np.float32) for k in prep.metric_names}
     start = 0
     fp = _fingerprint(model, config, runs, [list(x.shape), None if y is None else list(y.shape)])
     if checkpoint is not None and os.path.exists(checkpoint):
         carry, hist, start = _resume(checkpoint, carry, hist, fp, mapper)
     bar = Progress(config.epochs, r, enabled=progress)
     epoch, times = start, []
-    active = np.asarray(carry.tracker.active)[:r]
+    cp = Compactor(carry, specs, r, mapper, enabled=compact, program=program)
+    n_calls = 0                       # calls of the current subset's program
+    cbs = Callbacks(callbacks, runs, config)
+    active = cp.active()
     while epoch < config.epochs and active.any():
         t0 = time.perf_counter()
-        carry, h = program(carry, specs, shared._replace(epoch0=jnp.int32(epoch)))
+        carry, h = program(cp.carry, cp.specs, shared._replace(epoch0=jnp.int32(epoch)))
+        cp.advance(carry)
         h = jax.device_get(h)
         k = min(config.epochs_per_call, config.epochs - epoch)
-        for name in hist:
-            hist[name][epoch:epoch + k] = h[name][:k, :r]
+        cp.record(hist, h, epoch, k)
+        cbs.after(hist, epoch, k)
         epoch += k
-        active = np.asarray(carry.tracker.active)[:r]
+        active = cp.active()
         times.append((time.perf_counter() - t0, k))
         if checkpoint is not None and (epoch // config.epochs_per_call) % checkpoint_every == 0:
-            _save(checkpoint, carry, hist, epoch, fp)
+            _save(checkpoint, cp.full(), hist, epoch, fp)
         bar.update(epoch, {n: v[epoch - 1] for n, v in hist.items()}, int(active.sum()))
+        n_calls += 1
+        if cp.compact(epoch, times[-n_calls:], config.epochs - epoch):
+            n_calls = 0
+    carry = cp.full()
+    cbs.close()
+    info["compactions"] = cp.compactions
     stopped = int((~active).sum()) if epoch < config.epochs else 0
     bar.close(f"{r} runs, {epoch} epochs, {sum(t for t, _ in times):.1f} s"
               + (f", {stopped} stopped early or diverged" if stopped else ""))
@@ -184,44 +167,6 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         _save(checkpoint, carry, hist, epoch, fp)
     info.update(_timing(times))
     return _finish(model, config, carry, hist, runs, mapper, r, (xt, yt), info)
-
-
-def _run_specs(runs: Runs, config, mapper, n: int, xv):
-    """Stacked :class:`RunSpec` (padded to the mapper's multiple by repeating the last
-    run), the training-set size and the shared validation batches."""
-    r, eb = runs.size, config.eval_batch_size
-    padded = select(runs, np.minimum(np.arange(mapper.multiple(r)), r - 1))
-    defaults = {"learning_rate": config.learning_rate, "momentum": config.momentum,
-                "weight_decay": config.weight_decay, "noise_std": config.noise_std}
-    specs = RunSpec(run_keys(padded.seed),
-                    jax.tree.map(jnp.asarray, hyper_arrays(padded, defaults)))
-    if runs.fold is not None:
-        tr_idx, va_idx = kfold(n, runs.n_folds, runs.fold_seed)
-        vb, vm = index_batches(va_idx.shape[1], min(eb, va_idx.shape[1]))
-        specs = specs._replace(train_idx=jnp.asarray(tr_idx[padded.fold]),
-                               val_idx=jnp.asarray(va_idx[padded.fold][:, vb]),
-                               val_mask=jnp.asarray(np.broadcast_to(vm, (padded.size,) + vm.shape)))
-        return specs, tr_idx.shape[1], (None, None)
-    if xv is not None:
-        return specs, n, tuple(map(jnp.asarray, index_batches(xv.shape[0], min(eb, xv.shape[0]))))
-    return specs, n, (None, None)
-
-
-def metric_names(config, y, has_val: bool) -> list:
-    """The history metrics a run records (see :class:`~nnjax.train.result.FitResult`)."""
-    classify = config.target == "labels" and is_classification(y)
-    names = ["train_loss"] + (["train_accuracy"] if classify else [])
-    if has_val:
-        names += ["val_loss", "val_accuracy" if classify else "val_mse"]
-    return names
-
-
-def _check_monitor(config, y, has_val):
-    es = config.early_stopping
-    if es is not None and es.monitor not in metric_names(config, y, has_val):
-        raise ValueError(
-            f"EarlyStopping.monitor={es.monitor!r} is not recorded by this run; it records"
-            f" {metric_names(config, y, has_val)} (val_* need validation data or folds).")
 
 
 def _timing(times) -> dict:

@@ -31,8 +31,12 @@ import optax
 
 from nnjax.train import early_stopping as es_lib
 from nnjax.backprop import value_and_grad
-from nnjax.train.evaluate import is_classification, split_metrics
-from nnjax.train.optim import Hyper, make_optimizer, set_l1
+from nnjax.train.cache import by_structure, program_config
+from nnjax.train.evaluate import classifies, split_metrics
+from nnjax.layers import hyperparam
+from nnjax.train.hyperparams import schedule_fn
+from nnjax.train.optim import make_transform, set_l1
+from nnjax.train.permute import feistel_permutation
 from nnjax.train.runs import RunKeys
 
 
@@ -50,10 +54,11 @@ class RunSpec(NamedTuple):
     ``val_idx``/``val_mask`` (nb, B) exist with k-fold cross-validation only."""
 
     keys: RunKeys
-    hyper: Hyper
+    hyper: Any                    # {name: scalar}: see nnjax.train.hyperparams.run_hyper
     train_idx: Optional[jax.Array] = None
     val_idx: Optional[jax.Array] = None
     val_mask: Optional[jax.Array] = None
+    schedule: Optional[jax.Array] = None   # the row of Shared.schedule this run reads
 
 
 class Carry(NamedTuple):
@@ -73,39 +78,49 @@ class Shared(NamedTuple):
     val_mask: Optional[jax.Array]
     epoch0: jax.Array
     orders: Any = None        # (full (k, steps, B), rest (k, r) or None), shared order only
+    schedule: Any = None      # (U, T + 1) learning rate per schedule setting and step
 
 
-def _make_tx(config, hyper):
-    return make_optimizer(config.optimizer, hyper, b1=config.b1, b2=config.b2, eps=config.eps)
+def _make_tx(config, spec: RunSpec, table=None):
+    lr = schedule_fn(table, spec.schedule)
+    if lr is None and spec.schedule is not None:   # init: the state's value before step 0
+        lr = lambda count: jnp.zeros((), jnp.float32)  # noqa: E731
+    return make_transform(config, spec.hyper, lr)
 
 
 def init_run(model, config, in_shape, spec: RunSpec) -> Carry:
     """Initial carry of one run: parameters from ``keys.init``, λ set, optimizer state."""
     params, state, _ = model.init(spec.keys.init, in_shape)
-    state = set_l1(state, spec.hyper.l1)
-    opt_state = _make_tx(config, spec.hyper).init(params)
+    state = set_l1(state, spec.hyper["l1"])
+    state = hyperparam.set_values(state, spec.hyper)
+    opt_state = _make_tx(config, spec).init(params)
     return Carry(TrainState(params, state, opt_state),
                  es_lib.init(config.early_stopping, params, state))
 
 
 def batch_order(key, n: int, batch: int, shuffle: str, drop_last: bool):
-    """``(full, rest)``: positions (steps, batch) and the last partial batch (r,) or None."""
-    perm = jnp.arange(n) if shuffle == "none" else jax.random.permutation(key, n)
+    """``(full, rest)``: positions (steps, batch) and the last partial batch (r,) or None.
+
+    The order is a keyed Feistel bijection (:mod:`nnjax.train.permute`): no sort of n
+    keys per run and epoch (measured 66× faster than ``jax.random.permutation`` for 15
+    runs × 60 000 examples, interleaved medians, 2-core CPU at load average 10)."""
+    perm = jnp.arange(n) if shuffle == "none" else feistel_permutation(key, n)
     steps, r = divmod(n, batch)
     full = perm[: steps * batch].reshape(steps, batch)
     rest = None if (r == 0 or drop_last) else perm[steps * batch:]
     return full, rest
 
 
-def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epoch):
+def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epoch,
+                schedule=None):
     """One epoch of one run over the batches ``full`` (steps, B) then ``rest`` (r,).
 
     Returns the new TrainState and ``{"train_loss", ["train_accuracy"]}``: means over the
     epoch's examples of the training objective (train mode, with penalties) and of the
     accuracy of the train-mode outputs (integer labels only).
     """
-    classify = config.target == "labels" and is_classification(y)
-    tx = _make_tx(config, spec.hyper)
+    classify = classifies(config, y)
+    tx = _make_tx(config, spec, schedule)
     ekey = jax.random.fold_in(spec.keys.step, epoch)
 
     def step(ts, pos, i):
@@ -113,7 +128,7 @@ def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epo
         xb = x[idx]
         target = y[idx] if config.target == "labels" else xb
         if config.noise is not None:
-            xb = config.noise(jax.random.fold_in(ekey, 2 * i), xb, spec.hyper.noise_std)
+            xb = config.noise(jax.random.fold_in(ekey, 2 * i), xb, spec.hyper["noise_std"])
         (value, aux), grads = vg(ts.params, ts.model_state, xb, target,
                                  jax.random.fold_in(ekey, 2 * i + 1))
         updates, opt_state = tx.update(grads, ts.opt_state, ts.params)
@@ -134,9 +149,10 @@ def train_epoch(vg, config, ts: TrainState, spec: RunSpec, x, y, full, rest, epo
     return ts, {k: v / count for k, v in totals.items()}
 
 
-@functools.lru_cache(maxsize=64)
 def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool):
-    """``(init, program)`` jitted over stacked runs; cached per model/config/shapes.
+    """``(init, program)`` jitted over stacked runs, cached by what the program computes
+    (:mod:`nnjax.train.cache`: the model's and config's content, not their identity; the
+    per-run numbers of the config do not count, they are arguments).
 
     ``init(specs, None) -> Carry``; ``program(carry, specs, shared) -> (carry, history)``
     with the carry donated.
@@ -157,7 +173,7 @@ def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool
             else:
                 full, rest = order(jax.random.fold_in(spec.keys.order, epoch))
             ts, metrics = train_epoch(vg, config, carry.train, spec, shared.x, shared.y,
-                                      full, rest, epoch)
+                                      full, rest, epoch, shared.schedule)
             if has_val:
                 metrics.update(_val_metrics(model, config, ts, spec, shared))
             tracker, ts_kept, live = es_lib.update(config.early_stopping, carry.tracker,
@@ -183,12 +199,21 @@ def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool
     return init, jax.jit(program, donate_argnums=0)
 
 
+def _build_cached(model, config, in_shape, n_train, mapper, *, has_val):
+    return _build(model, program_config(config), in_shape, n_train, mapper, has_val=has_val)
+
+
+_build = by_structure(maxsize=64)(build)
+build = functools.wraps(build)(_build_cached)
+build.cache_clear = _build.cache_clear
+
+
 def _val_metrics(model, config, ts, spec, shared):
     if spec.val_idx is not None:       # k-fold: this run's held-out fold of the train set
         x, y, idx, mask = shared.x, shared.y, spec.val_idx, spec.val_mask
     else:
         x, y, idx, mask = shared.x_val, shared.y_val, shared.val_idx, shared.val_mask
-    sigma = spec.hyper.noise_std if config.val_noise else None
+    sigma = spec.hyper["noise_std"] if config.val_noise else None
     m = split_metrics(model, config, ts.params, ts.model_state, x, y, idx, mask,
                       key=spec.keys.eval, sigma=sigma)
     return {f"val_{k}": v for k, v in m.items()}

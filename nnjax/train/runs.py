@@ -22,7 +22,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnjax.train.optim import HYPER_NAMES, Hyper
 
 
 class Runs(NamedTuple):
@@ -60,19 +59,18 @@ def make_runs(seeds: Union[int, Sequence[int]] = 1, *, folds: Optional[int] = No
     """Cartesian product of the hyperparameter values (in the order given) × folds × seeds.
 
     The seed varies fastest, then the fold, then the last hyperparameter. ``seeds`` is a
-    count (seeds 0..n−1) or a list. ``hyper`` names must be in
-    ``("learning_rate", "momentum", "weight_decay", "noise_std", "l1")``.
+    count (seeds 0..n−1) or a list. ``hyper`` names are per-run numbers of the model and
+    config trained (:func:`nnjax.train.hyperparams.sweepable` lists them; ``fit`` checks).
     """
     from nnjax.train.validate import hyper as check       # refuse bad arguments first
     check.runs_args(seeds, folds, fold_seed, hyper)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("make_runs: give at least one seed.")
-    unknown = sorted(set(hyper) - set(HYPER_NAMES))
-    if unknown:
-        raise ValueError(f"make_runs: unknown hyperparameters {unknown}; vmappable ones are"
-                         f" {HYPER_NAMES}. Shape-changing choices belong in the sweep's"
-                         " static axes.")
+    reserved = sorted(set(hyper) & {"seed", "fold", "seeds", "folds"})
+    if reserved:
+        raise ValueError(f"make_runs: {reserved} are not hyperparameters; pass seeds=... and"
+                         " folds=... instead.")
     names = list(hyper)
     values = [list(np.atleast_1d(np.asarray(hyper[n], np.float64))) for n in names]
     fold_list = list(range(folds)) if folds else [None]
@@ -95,15 +93,6 @@ def select(runs: Runs, index) -> Runs:
     return runs._replace(seed=runs.seed[index],
                          hyper={k: v[index] for k, v in runs.hyper.items()},
                          fold=None if runs.fold is None else runs.fold[index])
-
-
-def hyper_arrays(runs: Runs, defaults: Mapping[str, float]) -> Hyper:
-    """Stacked (R,) float32 :class:`Hyper`: swept values, else ``defaults`` (l1: NaN)."""
-    def col(name):
-        if name in runs.hyper:
-            return np.asarray(runs.hyper[name], np.float32)
-        return np.full(runs.size, defaults.get(name, np.nan), np.float32)
-    return Hyper(*(col(n) for n in HYPER_NAMES))
 
 
 class RunKeys(NamedTuple):

@@ -1,0 +1,54 @@
+"""JAX's persistent compilation cache, on by default in a user cache directory.
+
+A second ``nnjax run`` of the same study loads its compiled programs from disk instead of
+compiling them again. :func:`enable` (called by ``fit``) points JAX at
+``$NNJAX_COMPILATION_CACHE`` if set to a path, else ``$XDG_CACHE_HOME/nnjax-xla`` (default
+``~/.cache/nnjax-xla``); ``NNJAX_COMPILATION_CACHE=off`` (or ``0``, ``false``, ``no``)
+turns it off. A cache directory the user configured in JAX already is left alone, and so
+is an unwritable one (then nothing is cached). JAX stores programs that took at least
+``jax_persistent_cache_min_compile_time_secs`` (1 s by default) to compile.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import jax
+
+ENV = "NNJAX_COMPILATION_CACHE"
+OFF = ("0", "off", "false", "no", "none")
+
+
+def cache_dir() -> Optional[Path]:
+    """Where programs are cached, or None when turned off."""
+    v = os.environ.get(ENV, "").strip()
+    if v.lower() in OFF:
+        return None
+    if v:
+        return Path(v).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nnjax-xla"
+
+
+def enable() -> Optional[Path]:
+    """Turn the cache on (idempotent); returns the directory in use or None."""
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return Path(current)
+    path = cache_dir()
+    if path is None:
+        return None
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            return None
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    try:  # JAX decides once, at the first compilation, whether the cache is used
+        from jax._src import compilation_cache
+        compilation_cache.reset_cache()
+    except Exception:  # pragma: no cover - private API moved: the cache still works for
+        pass           # processes that enable it before compiling
+    return path

@@ -1,0 +1,126 @@
+"""What ``fit`` trains, set up once: data, run specs, the compiled program — :func:`prepare`.
+
+``fit`` and the benchmark's nnjax contender (``benchmarks/nnjax_mlp.py``) both call
+:func:`prepare`, so the benchmark times the very program ``fit`` runs. It checks the
+splits and the runs, builds the stacked :class:`~nnjax.train.program.RunSpec` (padded to
+the mapper's multiple), places data and specs on the devices and fetches ``(init,
+program)`` from :func:`nnjax.train.program.build`.
+
+Example::
+
+    >>> prep = prepare(model, config, make_runs(15), x, y, mapper=RunMapper())  # doctest: +SKIP
+    >>> carry = prep.init(prep.specs, None)                                       # doctest: +SKIP
+    >>> carry, history = prep.program(carry, prep.specs, prep.shared)             # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nnjax.train import program as epoch_lib
+from nnjax.train.evaluate import classifies, index_batches
+from nnjax.train.hyperparams import run_hyper, schedule_table
+from nnjax.train.program import RunSpec, Shared
+from nnjax.train.runs import Runs, keys as run_keys, kfold, select
+
+
+class Prepared(NamedTuple):
+    """Everything ``fit``'s loop needs: ``program(carry, specs, shared)`` and its inputs."""
+
+    init: Callable
+    program: Callable
+    specs: RunSpec            # placed, padded to the mapper's multiple
+    shared: Shared            # placed; epoch0 = 0
+    runs: Runs
+    n_train: int
+    has_val: bool
+    metric_names: list
+
+
+def prepare(model, config, runs: Runs, x, y, xv=None, yv=None, *, mapper) -> Prepared:
+    """Set up the training of every run of ``runs`` on ``(x, y)`` (validation on ``(xv,
+    yv)`` or, with folds, on each run's held-out fold). Raises ``ValueError`` on
+    inconsistent inputs (labels missing, a monitor that is not recorded, batch too big)."""
+    if config.target == "labels" and y is None:
+        raise ValueError("fit: target='labels' needs training labels; pass (x, y) or use"
+                         " TrainConfig(target='input') for an autoencoder.")
+    folds = runs.fold is not None
+    if folds and xv is not None:
+        raise ValueError("fit: k-fold runs validate on their held-out fold; pass val=None.")
+    has_val = folds or xv is not None
+    _check_monitor(config, y, has_val)
+    specs, n_train, shared_val, table = _run_specs(model, runs, config, mapper, x.shape[0], xv)
+    if n_train < config.batch_size:
+        raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n_train}"
+                         " training examples.")
+    specs = mapper.put_runs(specs)
+    shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0), schedule=table))
+    init, program = epoch_lib.build(model, config, tuple(x.shape[1:]), n_train, mapper,
+                                    has_val=has_val)
+    return Prepared(init, program, specs, shared, runs, n_train, has_val,
+                    metric_names(config, y, has_val))
+
+
+def _xy(split, what):
+    """``(x, y)`` from a Split-like object, an ``(x, y)`` pair or a lone ``x``."""
+    if split is None:
+        return None, None
+    if hasattr(split, "x"):
+        x, y = split.x, getattr(split, "y", None)
+    elif isinstance(split, (tuple, list)):
+        x, y = split
+    else:
+        x, y = split, None
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    if y is not None:
+        y = jnp.asarray(y)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"fit: {what} has {x.shape[0]} inputs but {y.shape[0]} targets.")
+    return x, y
+
+
+def _run_specs(model, runs: Runs, config, mapper, n: int, xv):
+    """Stacked :class:`RunSpec` (padded to the mapper's multiple by repeating the last
+    run), the training-set size, the shared validation batches and the learning-rate
+    schedule's table (or None)."""
+    r, eb = runs.size, config.eval_batch_size
+    padded = select(runs, np.minimum(np.arange(mapper.multiple(r)), r - 1))
+    specs = RunSpec(run_keys(padded.seed),
+                    jax.tree.map(jnp.asarray, run_hyper(padded, model, config)))
+    if runs.fold is not None:
+        tr_idx, va_idx = kfold(n, runs.n_folds, runs.fold_seed)
+        vb, vm = index_batches(va_idx.shape[1], min(eb, va_idx.shape[1]))
+        specs = specs._replace(train_idx=jnp.asarray(tr_idx[padded.fold]),
+                               val_idx=jnp.asarray(va_idx[padded.fold][:, vb]),
+                               val_mask=jnp.asarray(np.broadcast_to(vm, (padded.size,) + vm.shape)))
+        n, shared_val = tr_idx.shape[1], (None, None)
+    elif xv is not None:
+        shared_val = tuple(map(jnp.asarray, index_batches(xv.shape[0], min(eb, xv.shape[0]))))
+    else:
+        shared_val = (None, None)
+    table, index = schedule_table(padded, config, n)
+    if table is not None:
+        specs, table = specs._replace(schedule=jnp.asarray(index)), jnp.asarray(table)
+    return specs, n, shared_val, table
+
+
+def metric_names(config, y, has_val: bool) -> list:
+    """The history metrics a run records (see :class:`~nnjax.train.result.FitResult`)."""
+    classify = classifies(config, y)
+    names = ["train_loss"] + (["train_accuracy"] if classify else [])
+    if has_val:
+        names += ["val_loss", "val_accuracy" if classify else "val_mse"]
+    return names
+
+
+def _check_monitor(config, y, has_val):
+    es = config.early_stopping
+    if es is not None and es.monitor not in metric_names(config, y, has_val):
+        raise ValueError(
+            f"EarlyStopping.monitor={es.monitor!r} is not recorded by this run; it records"
+            f" {metric_names(config, y, has_val)} (val_* need validation data or folds).")
