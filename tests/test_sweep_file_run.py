@@ -155,3 +155,38 @@ def test_autoencoder_builder_reconstructs_flattened_input(tmp_path):
                  ds.train, ds.val, ds.test, runs=1, progress=False, verify=False)
     assert float(row["test_mse"]) == pytest.approx(float(direct.test["mse"][0]), rel=1e-6)
     assert "test_mse IQM" in (folder / "summary.md").read_text()
+
+
+def test_a_layer_hyperparameter_is_a_vmapped_axis_of_the_file(tmp_path, monkeypatch, capsys):
+    """A user's builder with ``L.hyper("dropout", ...)``: the file sweeps it under
+    [vmapped] (one program), each run equals the run built with that constant rate, and
+    a name the model does not declare is a one-line error listing the ones it does."""
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    (tmp_path / "drop_nets.py").write_text(
+        "from nnjax import layers as L\n"
+        "def net(width, rate=None):\n"
+        "    r = L.hyper('dropout', 0.1) if rate is None else rate\n"
+        "    return L.Sequential(L.Flatten(), L.Linear(width), L.ReLU(), L.Dropout(r),"
+        " L.Linear(10))\n")
+    path = tmp_path / "drop.toml"
+    text = ('name = "drop"\ndata = "digits"\nmodel = "drop_nets:net"\n[model_args]\nwidth = 16\n'
+            '[train]\ntarget = "labels"\nepochs = 2\nbatch_size = 64\noptimizer = "adam"\n'
+            '[vmapped]\ndropout = [0.0, 0.5]\n[runs]\nseeds = [3]\n')
+    path.write_text(text)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    rows = _rows(tmp_path / "out" / "drop")
+    assert [float(r["dropout"]) for r in rows] == [0.0, 0.5]
+    ds = digits()
+    __import__("sys").path.insert(0, str(tmp_path))
+    import drop_nets
+    for row in rows:
+        direct = fit(drop_nets.net(16, rate=float(row["dropout"])),
+                     TrainConfig(epochs=2, batch_size=64, optimizer="adam"), ds.train, ds.val,
+                     ds.test, runs=make_runs([3]), progress=False)
+        np.testing.assert_allclose(float(row["test_loss"]), direct.test["loss"][0], rtol=1e-4)
+    path.write_text(text.replace("dropout = ", "slope = "))
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert "[vmapped] 'slope' cannot be vmapped" in err and "dropout" in err
+    assert not (tmp_path / "out2").exists()

@@ -33,7 +33,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from nnjax.sweep.builders import Builder, BuilderError, parameters, resolve
 from nnjax.sweep.core import Grid
-from nnjax.train import validate
+from nnjax.train import sweepable, validate
 
 
 class SweepFileError(ValueError):
@@ -58,7 +58,8 @@ TRAIN_TYPES = {"epochs": int, "batch_size": int, "optimizer": str, "learning_rat
                "shuffle_seed": int, "drop_last": bool, "target": str,
                "eval_batch_size": int, "epochs_per_call": int}
 # Per-run numbers a file can vmap (noise_std needs a noise function, which a file cannot give).
-VMAPPABLE = ("learning_rate", "momentum", "weight_decay", "l1")
+# per-run names a file cannot use: make_runs' own axes, and noise σ (a file gives no noise)
+NOT_VMAPPABLE = ("seed", "fold", "noise_std")
 TASK_DEFAULTS = {"classify": {"target": "labels", "loss": "softmax_cross_entropy"},
                  "reconstruct": {"target": "input", "loss": "mse"}}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -238,10 +239,9 @@ def load(path) -> SweepSpec:
 
     vmapped = _table(where, doc, "vmapped")
     for key, values in vmapped.items():
-        if key not in VMAPPABLE:
-            _fail(where, f"[vmapped] {key!r} cannot be vmapped; allowed: {', '.join(VMAPPABLE)}"
-                         " (per-run numbers; anything that changes a shape or the code goes"
-                         " under [static])")
+        if key in NOT_VMAPPABLE:
+            _fail(where, f"[vmapped] {key!r} cannot be vmapped here"
+                         + (" ([runs] seeds/folds give the runs)" if key != "noise_std" else ""))
         values = values if isinstance(values, list) else [values]
         if not values or not all(_type_ok(v, float) and math.isfinite(v) for v in values):
             _fail(where, f"[vmapped] {key} must be a number or a non-empty list of finite "
@@ -292,6 +292,13 @@ def check_point(spec: SweepSpec, point: Mapping) -> None:
     except Exception as e:      # any failure of a user's builder is a file error here
         _fail(where, f"model {spec.builder.name!r} cannot be built for {label} on "
                      f"{spec.data} {spec.info.shape}: {type(e).__name__}: {e}")
+    allowed = [k for k in sweepable(model, config) if k not in NOT_VMAPPABLE]
+    for key in spec.vmapped:
+        if key not in allowed:
+            _fail(where, f"[vmapped] {key!r} cannot be vmapped for {label}; allowed:"
+                         f" {', '.join(allowed)} (the optimizer's numbers, l1, and the model's"
+                         " L.hyper names; anything that changes a shape or the code goes"
+                         " under [static])")
     out_shape = tuple(out_shape)
     if config.target == "input":
         flat = (math.prod(spec.info.shape),)

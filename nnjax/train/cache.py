@@ -70,11 +70,12 @@ def _filled(cell) -> bool:
 
 
 def program_config(config):
-    """``config`` with the per-run numbers (traced, not compiled in) set to a fixed value."""
+    """``config`` with the per-run numbers (traced, not compiled in) set to a fixed legal
+    value (the program reads each run's own)."""
     from nnjax.train.optim import Optimizer, Schedule
     changes = {"momentum": 0.0, "weight_decay": 0.0, "noise_std": 0.0}
     lr = config.learning_rate
-    changes["learning_rate"] = _blank_schedule(lr) if isinstance(lr, Schedule) else 0.0
+    changes["learning_rate"] = _blank_schedule(lr) if isinstance(lr, Schedule) else 1.0
     opt = config.optimizer
     if isinstance(opt, Optimizer):
         kw = {k: (0.0 if isinstance(v, float) else
