@@ -19,7 +19,7 @@ from nnjax import data
 from nnjax import layers as L
 from nnjax.models import dense_encoder_decoder, join, log_widths, split
 from nnjax.sweep import Problem
-from nnjax.train import EarlyStopping, TrainConfig, fit, predict
+from nnjax.train import EarlyStopping, TrainConfig, predict
 
 LOSSES = {"mse": "mse", "bce": "binary_cross_entropy"}
 
@@ -64,8 +64,8 @@ def train_ae(ctx, ds, latent: int, depth: int, loss: str = "mse", *, seeds=None,
              epochs=None, noise_std=None) -> AE:
     """Train ``ctx['seeds']`` (or ``seeds``) runs of the (latent, depth) AE on ``ds``."""
     p = problem(ds, latent, depth, loss, ctx.settings, epochs=epochs, noise_std=noise_std)
-    res = fit(p.model, p.config, p.train, p.val, p.test, runs=seeds or ctx["seeds"],
-              progress=ctx.progress, verify=ctx.get("verify", True))
+    res = ctx.fit(f"ae-{latent}-{depth}-{loss}", p.model, p.config, p.train, p.val, p.test,
+                  runs=seeds or ctx["seeds"], verify=ctx.get("verify", True))
     widths = widths_for(ds, latent, depth)
     enc, dec = dense_encoder_decoder(widths, logits=(loss == "bce"))
     return AE(p.model, enc, dec, widths, loss, res)

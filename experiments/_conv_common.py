@@ -18,7 +18,7 @@ from nnjax import data
 from nnjax.results import (from_jsonable, load_checkpoint, read_json, save_checkpoint,
                            to_jsonable, write_json_atomic)
 from nnjax.sweep import Problem
-from nnjax.train import EarlyStopping, TrainConfig, fit
+from nnjax.train import EarlyStopping, TrainConfig
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 FINAL_CODES = (4, 32)                 # the models noise-robustness and latent-pca use
@@ -130,8 +130,8 @@ def final_problem(settings, code: int, lr: float, wd: float, train, test,
 def train_final(ctx, code: int, lr: float, wd: float, train, test, resume_dir=None):
     """Train ``settings['seeds']`` runs of :func:`final_problem`; ``(model, FitResult)``."""
     p = final_problem(ctx.settings, code, lr, wd, train, test, resume_dir)
-    res = fit(p.model, p.config, p.train, p.val, p.test, runs=int(ctx.settings["seeds"]),
-              progress=ctx.progress, **p.fit_kwargs)
+    res = ctx.fit(f"final-code{code}", p.model, p.config, p.train, p.val, p.test,
+                  runs=int(ctx.settings["seeds"]), **p.fit_kwargs)
     return p.model, res
 
 

@@ -19,7 +19,7 @@ from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.models import join, split
 from nnjax.train.evaluate import predict
-from nnjax.train import TrainConfig, fit
+from nnjax.train import TrainConfig
 
 PUBLISHED = {"test_mse": 0.0066, "train_loss_last_epoch": 0.0070}
 # one PyTorch run (seed 0) of the same configuration, done to check the published number
@@ -64,8 +64,7 @@ def run(ctx) -> dict:
     cfg = TrainConfig(epochs=s["epochs"], batch_size=s["batch_size"], optimizer="adam",
                       learning_rate=s["lr"], loss="mse", target="input",
                       shuffle=s.get("shuffle", "per_run"))
-    res = fit(model, cfg, d.x_train, d.x_test, d.x_test, runs=s["seeds"],
-              progress=ctx.progress)
+    res = ctx.fit("fmnist-ae", model, cfg, d.x_train, d.x_test, d.x_test, runs=s["seeds"])
     test_mse = np.asarray(res.test["mse"], np.float64)
     last_train = res.history["train_loss"][:, -1]
 

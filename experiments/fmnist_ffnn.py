@@ -18,7 +18,7 @@ from nnjax import layers as L
 from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train.evaluate import evaluate, predict
-from nnjax.train import TrainConfig, fit
+from nnjax.train import TrainConfig
 
 PUBLISHED = {"test_accuracy": 0.9010, "train_accuracy_last_epoch": 0.9688,
              "train_loss_last_epoch": 0.0804}
@@ -72,8 +72,8 @@ def run(ctx) -> dict:
                       learning_rate=s["lr"], loss="softmax_cross_entropy",
                       shuffle=s.get("shuffle", "per_run"))
     test = (d.x_test, d.y_test)
-    res = fit(model, cfg, (d.x_train, d.y_train), test, test, runs=s["seeds"],
-              progress=ctx.progress)
+    res = ctx.fit("fmnist-ffnn", model, cfg, (d.x_train, d.y_train), test, test,
+                  runs=s["seeds"])
     h = res.history
     test_acc = np.asarray(res.test["accuracy"], np.float64)
     test_loss = np.asarray(res.test["loss"], np.float64)

@@ -17,7 +17,7 @@ from nnjax.models import mlp
 from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train.evaluate import predict
-from nnjax.train import TrainConfig, fit
+from nnjax.train import TrainConfig
 
 PUBLISHED = {"test_accuracy_best_of_15_by_val": 0.9701, "target_iqm": 0.970,
              "selection": "best of 15 runs by validation accuracy, 20 epochs"}
@@ -38,7 +38,7 @@ def run(ctx: Context) -> dict:
     cfg = TrainConfig(epochs=ctx["epochs"], batch_size=C.BASE["batch_size"], optimizer="adam",
                       learning_rate=C.BASE["learning_rate"], shuffle=ctx["shuffle"])
     clock = Clock()
-    res = fit(model, cfg, ds.train, ds.val, ds.test, runs=ctx["seeds"], progress=ctx.progress)
+    res = ctx.fit("mnist-mlp", model, cfg, ds.train, ds.val, ds.test, runs=ctx["seeds"])
     timing = C.timing(res.info, **clock.read())
     seeds = [int(s) for s in res.runs.seed]
     acc, loss = np.asarray(res.test["accuracy"]), np.asarray(res.test["loss"])

@@ -50,6 +50,7 @@ class Context:
     progress: Optional[bool] = None
     tiny: bool = False
     fetch: bool = True
+    epoch_log: Optional[str] = None
 
     def __getitem__(self, key):
         return self.settings[key]
@@ -82,7 +83,17 @@ class Context:
         """:func:`nnjax.sweep.sweep` of ``grid`` into this study's resume store, with the
         context's progress setting; returns one record per static point, in grid order."""
         kwargs = {"progress": self.progress, **fit_kwargs}
-        return run_sweep(build, grid, self.store, name=name or self.study, fit_kwargs=kwargs)
+        return run_sweep(build, grid, self.store, name=name or self.study, fit_kwargs=kwargs,
+                         epoch_log=self.epoch_log)
+
+    def fit(self, tag: str, model, config, train, val=None, test=None, **fit_kwargs):
+        """:func:`nnjax.train.fit` with the context's progress setting and, under ``--log``,
+        a per-epoch log of every run in ``out/logs/<tag>``."""
+        from nnjax.train import fit
+        from nnjax.train.callbacks import callbacks_from_flag
+        callbacks = callbacks_from_flag(self.epoch_log, self.out / "logs" / tag)
+        return fit(model, config, train, val, test, **{"progress": self.progress, **fit_kwargs},
+                   **({"callbacks": callbacks} if callbacks else {}))
 
     def figure(self, filename: str) -> Path:
         """Path for a figure inside this study's output folder."""
@@ -114,12 +125,13 @@ def resolve_settings(study: Study, preset: str, seeds: Optional[int] = None,
 
 def run_study(study: Study, out_root: Path, preset: Optional[str] = None, *,
               seeds=None, epochs=None, data_dir=None, progress=None, tiny=False,
-              fetch=True) -> Path:
+              fetch=True, epoch_log=None) -> Path:
     """Run ``study`` and write ``out_root/NAME/results.json``; returns that path."""
     preset = preset or study.default_preset
     settings = resolve_settings(study, preset, seeds, epochs)
     ctx = Context(study.name, preset, settings, Path(out_root) / study.name,
-                  data_dir=data_dir, progress=progress, tiny=tiny, fetch=fetch)
+                  data_dir=data_dir, progress=progress, tiny=tiny, fetch=fetch,
+                  epoch_log=epoch_log)
     ctx.out.mkdir(parents=True, exist_ok=True)
     start = time.time()
     body = study.run(ctx)

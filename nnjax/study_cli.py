@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nnjax import studies as finder
 from nnjax.results import read_json
+from nnjax.train.callbacks import add_log_flag
 from nnjax.study import (StudyError, headline_lines, resolve_settings, run_study,
                          write_report)
 
@@ -68,7 +69,7 @@ def _run(args) -> int:
         print(f"== {study.name} (preset {preset})", flush=True)
         path = run_study(study, Path(args.out), preset, seeds=args.seeds, epochs=args.epochs,
                          data_dir=args.data_dir, progress=False if args.no_progress else None,
-                         fetch=not args.no_fetch)
+                         fetch=not args.no_fetch, epoch_log=args.log)
         lines = headline_lines(study, read_json(path))
         if lines:
             print("   ours: IQM [Q1–Q3]; 95% CI of the IQM; runs; published:")
@@ -111,6 +112,7 @@ def add_subparsers(sub) -> None:
     p.add_argument("--no-fetch", action="store_true",
                    help="do not download missing datasets (fail instead)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_log_flag(p)
     _studies_option(p)
     p.set_defaults(func=_guarded(_run))
 

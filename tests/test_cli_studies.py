@@ -79,8 +79,11 @@ def test_run_by_path_prints_headline_and_writes_results(user_dir, tmp_path, caps
     assert "published 0.9000" in text
     # run again with --seeds: a new store (the settings digest changes), 3 runs
     assert main(["run", str(user_dir / "my_study.py"), "--out", str(out), "--seeds", "3",
-                 "--no-progress"]) == 0
+                 "--no-progress", "--log", "csv"]) == 0
     assert read_json(out / "my-study" / "results.json")["seeds_run"] == 3
+    # --log csv: the sweep point's per-epoch log, one row per run and epoch (3 × 2)
+    (log,) = (out / "my-study" / "store").rglob("log.csv")
+    assert len(log.read_text().splitlines()) == 1 + 3 * 2
 
 
 def test_user_folder_by_option_and_environment(user_dir, tmp_path, capsys, monkeypatch):

@@ -190,3 +190,22 @@ def test_a_layer_hyperparameter_is_a_vmapped_axis_of_the_file(tmp_path, monkeypa
     err = capsys.readouterr().err
     assert "[vmapped] 'slope' cannot be vmapped" in err and "dropout" in err
     assert not (tmp_path / "out2").exists()
+
+
+def test_log_csv_writes_every_run_and_epoch_beside_each_point(tmp_path):
+    """``nnjax sweep FILE --log csv``: a log.csv per point, one row per run and epoch, whose
+    last validation loss is the one the record holds."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(FILE.format(epochs=2).replace("hidden = [[8], [16]]", "hidden = [[8]]"))
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--no-progress",
+                 "--log", "csv"]) == 0
+    logs = sorted((tmp_path / "o" / "tiny" / "points").rglob("log.csv"))
+    assert len(logs) == 1 and logs[0].parent.name.endswith(".log")
+    with open(logs[0], newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 * 4                      # 2 epochs × (2 learning rates × 2 seeds)
+    stored = json.loads(next((tmp_path / "o" / "tiny" / "points").glob("*.json")).read_text())
+    record = stored["record"]
+    last = [float(r["val_loss"]) for r in rows if int(r["epoch"]) == 2]   # epochs count from 1
+    np.testing.assert_allclose(last, np.asarray(record["history"]["val_loss"])[:, -1],
+                               rtol=1e-6)

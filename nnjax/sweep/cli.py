@@ -16,7 +16,7 @@ def _sweep(args) -> int:
     try:
         spec = load(args.file)
         folder = run_file(spec, args.out, fetch=not args.no_fetch, data_dir=args.data_dir,
-                          progress=False if args.no_progress else None)
+                          progress=False if args.no_progress else None, epoch_log=args.log)
     except SweepFileError as e:
         if args.debug:
             raise
@@ -42,6 +42,7 @@ def _sweep(args) -> int:
 
 
 def add_subparser(sub) -> None:
+    from nnjax.train.callbacks import add_log_flag
     p = sub.add_parser("sweep", help="run your own sweep from a TOML file (see the README)",
                        description="Train every point of a sweep file; resumes finished points.")
     p.add_argument("file", help="the sweep file (.toml)")
@@ -51,5 +52,7 @@ def add_subparser(sub) -> None:
     p.add_argument("--no-fetch", action="store_true",
                    help="do not download missing data (fail instead)")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
+    add_log_flag(p)
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     p.set_defaults(func=_sweep)
+

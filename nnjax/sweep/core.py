@@ -120,7 +120,7 @@ def settings_digest(settings: Mapping) -> str:
 def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "sweep",
           fit_kwargs: Optional[Mapping] = None, save_params: bool = False,
           on_skip: Optional[Callable] = None, settings: Optional[Mapping] = None,
-          log: Optional[Callable[[str], None]] = None) -> list:
+          log: Optional[Callable[[str], None]] = None, epoch_log: Optional[str] = None) -> list:
     """Train every static point of ``grid`` not yet in ``store``; return all records.
 
     Args:
@@ -135,12 +135,16 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
         each point's key (``<point key>@<digest>``) and it is stored in the record, so a
         changed setting trains again instead of reusing a stale record.
       log: called with one line per point (``"point 2/4, 1 resumed: width=5"``).
+      epoch_log: ``"csv"`` or ``"tensorboard"``: every run's metrics after every epoch,
+        into :func:`logs_path` of each point (``log.csv``, ``tensorboard/``), through
+        :func:`nnjax.train.callbacks.callbacks_from_flag`; None: no log.
     Returns:
       One record per point, in grid order, as read back from the store (lists, not
       arrays: ``np.asarray(record["history"]["val_loss"])``).
     """
     validate.hyper.grid(grid)
     from nnjax.provenance import provenance
+    from nnjax.train.callbacks import callbacks_from_flag
     from nnjax.results import ResultStore, run_grid, save_checkpoint
     from nnjax.train import fit
 
@@ -166,10 +170,13 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
         say(point, "")
         wall, cpu = time.perf_counter(), time.process_time()
         problem = build(dict(point))
+        key = point_key(name, point) + suffix
+        callbacks = callbacks_from_flag(epoch_log, logs_path(store, key))
         result = fit(problem.model, problem.config, problem.train, problem.val, problem.test,
-                     runs=grid.runs(), **{**kwargs, **(problem.fit_kwargs or {})})
+                     runs=grid.runs(), **{**kwargs, **(problem.fit_kwargs or {})},
+                     **({"callbacks": callbacks} if callbacks else {}))
         if save_params:
-            save_checkpoint(params_path(store, point_key(name, point) + suffix),
+            save_checkpoint(params_path(store, key),
                             {"params": result.params, "model_state": result.model_state})
         record = make_record(name, point, result, grid)
         if problem.analyse is not None:
@@ -188,3 +195,9 @@ def params_path(store, key: str):
     """Where :func:`sweep` saves the parameters of ``key`` (``save_params=True``)."""
     path = store.path(key)
     return path.with_name(path.name[: -len(".json")] + ".params.msgpack")
+
+
+def logs_path(store, key: str):
+    """The folder of ``key``'s per-epoch log (``sweep(epoch_log=...)``), beside its record."""
+    path = store.path(key)
+    return path.with_name(path.name[: -len(".json")] + ".log")

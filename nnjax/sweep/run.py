@@ -39,11 +39,13 @@ def _pair(split, flat: bool):
 
 def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
              progress: Optional[bool] = None, verify: bool = True,
-             log: Callable[[str], None] = _stderr) -> Path:
+             log: Callable[[str], None] = _stderr, epoch_log: Optional[str] = None) -> Path:
     """Train every point of ``spec`` not yet done under ``out/NAME`` and write the outputs.
 
     Returns the folder. ``progress``: the per-epoch bar of :func:`nnjax.train.fit`;
-    ``verify``: gradient-check each point's model first; ``log``: one line per point.
+    ``verify``: gradient-check each point's model first; ``log``: one line per point;
+    ``epoch_log``: ``"csv"``/``"tensorboard"`` per-epoch metrics of every run, beside each
+    point's record in ``NAME/points/``.
     """
     import jax
 
@@ -65,7 +67,8 @@ def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
     log(f"{spec.name}: {len(grid.points())} point(s) × {grid.runs().size} runs on {spec.data}"
         f" -> {folder}")
     records = sweep(build, grid, folder / "points", name=spec.name, settings=spec.settings(),
-                    log=log, fit_kwargs={"progress": progress, "verify": verify})
+                    log=log, fit_kwargs={"progress": progress, "verify": verify},
+                    epoch_log=epoch_log)
     return write_outputs(spec, grid.points(), records, folder,
                          wall_seconds=time.perf_counter() - wall,
                          cpu_seconds=time.process_time() - cpu)

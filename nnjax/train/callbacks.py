@@ -87,6 +87,13 @@ class TensorBoard:
 LOG_CHOICES = ("csv", "tensorboard", "none")
 
 
+def add_log_flag(parser) -> None:
+    """``--log csv|tensorboard|none`` on an argparse parser (``nnjax run`` and ``sweep``)."""
+    parser.add_argument("--log", choices=LOG_CHOICES, default=None,
+                        help="log every run's metrics after every epoch: csv (log.csv) or"
+                             " tensorboard (tensorboardX event files), beside each result")
+
+
 def callbacks_from_flag(flag: Optional[str], out_dir: os.PathLike) -> list:
     """The callbacks of ``--log FLAG``: ``csv`` → ``out_dir/log.csv``, ``tensorboard`` →
     ``out_dir/tensorboard/``, ``none`` (or None) → none."""
