@@ -351,7 +351,7 @@ def markdown(results: list, workload, top: int, source: str) -> str:
         n = min(workload.n_images, conv_ae.N_IMAGES)
         what = (f"Workload: conv AE (benchmarks.conv_ae), {n} images, batch "
                 f"{conv_ae.batch_size(n)}, {n // conv_ae.batch_size(n)} steps per epoch")
-    lines = [f"# nnjax epoch profile (`python -m benchmarks.profile`)", "",
+    lines = ["# nnjax epoch profile (`python -m benchmarks.profile`)", "",
              f"{what}; data: {source}.", ""]
     lines += ["| variant | S | median epoch s | s per seed-epoch | fusions | dots per step |"
               " dot GFLOP per step |", "|---|---|---|---|---|---|---|"]

@@ -106,7 +106,7 @@ def report(r: dict) -> str:
         f"{n} seeds × {cfg['epochs']} epochs in one compiled program, {cfg['shuffle']} batch"
         f" order, {cfg['data']}; Adam 1e-3, batch {cfg['batch_size']}."
         + ("" if cfg["epochs"] == 20 else
-           f" **Fewer epochs than the paper's 20** (preset for a quick look)."),
+           " **Fewer epochs than the paper's 20** (preset for a quick look)."),
         "", SUMMARY_HEADER,
         summary_row("test accuracy, all seeds", acc, f"{pub['test_accuracy_best_of_15_by_val']}"
                     " (best of 15 by val.)"),

@@ -178,7 +178,7 @@ def test_a_layer_hyperparameter_is_a_vmapped_axis_of_the_file(tmp_path, monkeypa
     assert [float(r["dropout"]) for r in rows] == [0.0, 0.5]
     ds = digits()
     __import__("sys").path.insert(0, str(tmp_path))
-    import drop_nets
+    drop_nets = __import__("importlib").import_module("drop_nets")   # the user's file above
     for row in rows:
         direct = fit(drop_nets.net(16, rate=float(row["dropout"])),
                      TrainConfig(epochs=2, batch_size=64, optimizer="adam"), ds.train, ds.val,

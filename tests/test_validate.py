@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nnjax import layers as L
-from nnjax.sweep.core import Grid, Problem, sweep
+from nnjax.sweep.core import Grid, sweep
 from nnjax.train import (EarlyStopping, TrainConfig, evaluate, fit, kfold, make_runs,
                          predict, program, validate)
 from nnjax.train import runs as runs_mod

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from nnjax.analysis.plots import PALETTE, _figure, _save
+from nnjax.analysis.plots import PALETTE, figure, save
 
 MAX_MAPS = 6
 
@@ -46,7 +46,7 @@ def plot_derivative(path, diagnosis) -> Path:
     keep = np.abs(c.x) <= 8
     order = np.argsort(c.x[keep], kind="stable")
     x, dm, da = c.x[keep][order], c.manual[keep][order], c.autodiff[keep][order]
-    fig = _figure((7.0, 5.4))
+    fig = figure((7.0, 5.4))
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2.2, 1))
     top.plot(x, da, color="black", lw=2.2, label="autodiff (jax.vjp of the forward)")
     top.plot(x, dm, color=PALETTE[3], lw=1.6, ls="--", label="manual backward")
@@ -67,7 +67,7 @@ def plot_derivative(path, diagnosis) -> Path:
     bottom.set_xlabel("x")
     fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
     _caption(fig, diagnosis)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _as_2d(name, e):
@@ -88,7 +88,7 @@ def plot_error_maps(path, diagnosis) -> Path:
     leaves = sorted(leaves, key=lambda leaf: diagnosis.leaves.index(leaf))
     cols = min(3, len(leaves))
     rows = -(-len(leaves) // cols)
-    fig = _figure((3.4 * cols + 0.6, 3.0 * rows + 0.9))
+    fig = figure((3.4 * cols + 0.6, 3.0 * rows + 0.9))
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
     for ax, leaf in zip(axes, leaves):
         if leaf.error is None:
@@ -115,4 +115,4 @@ def plot_error_maps(path, diagnosis) -> Path:
                  fontsize=10)
     fig.get_layout_engine().set(rect=(0, 0.1, 1, 0.9))
     _caption(fig, diagnosis)
-    return _save(fig, path)
+    return save(fig, path)

@@ -26,7 +26,6 @@ from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from nnjax.layer import Layer, ShapeError, check_input, check_positive
 from nnjax.layers import conv_ops
