@@ -6,10 +6,11 @@ device comparison cases; the row names which order, and which engine ran it. Eac
 competitor is its fastest measured variant. A run without S = 15 (``--tiny``) checks at
 its largest S instead, and the rows say so.
 
-Two rows compare nnjax with itself, matched on S and batch order:
+Three rows compare nnjax with itself, matched on S and batch order:
 
-* "grad=manual vs grad=autodiff": t_manual/t_autodiff of ours and ``<order>_autodiff``
-  at the same S; passes at ≤ 1.10 (manual within 10% of autodiff, or faster).
+* "grad=manual vs grad=autodiff (<order> order)", one row per batch order, ours' first:
+  t_manual/t_autodiff of ``<order>`` and ``<order>_autodiff`` at ours' S; passes at ≤ 1.10
+  (manual within 10% of autodiff, or faster).
 * "2 devices vs 1 (sharded runs)": the speed-up t_1dev/t_2dev of ``<order>_1dev`` and
   ``<order>_2dev`` (same S, each in its own process). A *measurement* goal: it passes
   once the ratio is measured, whatever its value (with 2 cores, one XLA CPU device
@@ -110,7 +111,7 @@ def check(records, roofline_gflops: Optional[float]) -> list:
                           f"lower+compile {ours['compile_s']:.2f} s plus first-call "
                           f"overhead ({describe(ours)})", startup < 10))
     goals.append(_no_rise(records, ours))
-    goals.append(manual_vs_autodiff(records, ours))
+    goals.extend(manual_vs_autodiff(records, ours))
     goals.append(devices_vs_one(records, ours))
     from benchmarks import conv_goals      # the conv-AE workload's rows (issue 14)
     return goals + conv_goals.check(records, roofline_gflops)
@@ -144,21 +145,30 @@ def _nnjax_row(records, variant: str, seeds: int) -> Optional[dict]:
     return pick(records, "nnjax", seeds, (variant,))
 
 
-def manual_vs_autodiff(records, ours) -> Goal:
-    """t_manual/t_autodiff: ours against ``<its order>_autodiff`` at the same S."""
+def manual_vs_autodiff(records, ours) -> list:
+    """t_manual/t_autodiff in each batch order (ours' first): the order's manual row against
+    ``<order>_autodiff`` at ours' S."""
     name = "grad=manual vs grad=autodiff"
     target = f"t_manual/t_autodiff ≤ {AUTODIFF_TOLERANCE:.2f}"
     if ours is None:
-        return Goal(name, target, None, "not measured (nnjax)", None)
+        return [Goal(name, target, None, "not measured (nnjax)", None)]
     c = ours["case"]
-    auto_variant = nnjax_variant(c["variant"], "autodiff")
-    auto = _nnjax_row(records, auto_variant, c["seeds"])
-    if auto is None:
-        return Goal(name, target, None, f"needs nnjax/{auto_variant} at S={c['seeds']}", None)
-    ratio = ours["median_s"] / auto["median_s"]
-    return Goal(name, target, ratio,
-                f"{describe(ours)} {ours['median_s']:.3f} s vs {describe(auto)} "
-                f"{auto['median_s']:.3f} s per seed-epoch", ratio <= AUTODIFF_TOLERANCE)
+    goals = []
+    for order in [c["variant"]] + [o for o in NNJAX_ORDERS if o != c["variant"]]:
+        label = f"{name} ({order} order)"
+        manual = _nnjax_row(records, order, c["seeds"])
+        auto_variant = nnjax_variant(order, "autodiff")
+        auto = _nnjax_row(records, auto_variant, c["seeds"])
+        if manual is None or auto is None:
+            goals.append(Goal(label, target, None, f"needs nnjax/{order} and"
+                              f" nnjax/{auto_variant} at S={c['seeds']}", None))
+            continue
+        ratio = manual["median_s"] / auto["median_s"]
+        goals.append(Goal(label, target, ratio,
+                          f"{describe(manual)} {manual['median_s']:.3f} s vs {describe(auto)} "
+                          f"{auto['median_s']:.3f} s per seed-epoch",
+                          ratio <= AUTODIFF_TOLERANCE))
+    return goals
 
 
 def devices_vs_one(records, ours) -> Goal:

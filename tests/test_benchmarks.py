@@ -62,8 +62,9 @@ def test_tiny_run_writes_report(tmp_path):
     for variant in ("shared_autodiff", "shared_1dev", "shared_2dev"):
         assert nnjax[variant]["loss"] == pytest.approx(nnjax["shared"]["loss"], rel=1e-4)
     names = [g["goal"] for g in payload["goals"]]
-    assert len(names) == 11 and names[-4:-2] == ["grad=manual vs grad=autodiff",
-                                                 "2 devices vs 1 (sharded runs)"]
+    assert len(names) == 12 and names[-5:-2] == [
+        "grad=manual vs grad=autodiff (shared order)",
+        "grad=manual vs grad=autodiff (per_seed order)", "2 devices vs 1 (sharded runs)"]
     assert names[-2:] == ["conv AE: 2-run sweep (auto) vs best PyTorch",
                           "conv AE: 2-run sweep (auto) vs one run alone"]
     conv = {r["case"]["variant"]: r for r in records if r["case"]["contender"] == "conv_nnjax"}
@@ -144,9 +145,11 @@ def test_ours_is_the_manual_engine_and_matches_its_comparisons():
     assert goals.pick_ours(records, 15)["case"]["variant"] == "shared"
     assert goals.goal_seeds(records) == 15  # S=16 device rows do not count
     by_goal = {g.goal: g for g in goals.check(records, roofline_gflops=None)}
-    manual = by_goal["grad=manual vs grad=autodiff"]
+    manual = by_goal["grad=manual vs grad=autodiff (shared order)"]
     assert manual.measured == pytest.approx(2.0) and manual.passed is False
     assert "nnjax/shared_autodiff S=15" in manual.detail
+    other = by_goal["grad=manual vs grad=autodiff (per_seed order)"]      # both orders
+    assert other.measured == pytest.approx(0.5) and other.passed is True
     dev = by_goal["2 devices vs 1 (sharded runs)"]
     assert dev.measured == pytest.approx(1.5) and dev.passed is True
     assert "per_seed S=16" in dev.detail and "(0.75×)" in dev.detail
@@ -154,17 +157,20 @@ def test_ours_is_the_manual_engine_and_matches_its_comparisons():
     fast = [dict(r, median_s=0.15) if r["case"]["variant"] == "per_seed" else r
             for r in records]
     by_goal = {g.goal: g for g in goals.check(fast, roofline_gflops=None)}
-    assert by_goal["grad=manual vs grad=autodiff"].measured == pytest.approx(0.3)
-    assert by_goal["grad=manual vs grad=autodiff"].passed
+    assert by_goal["grad=manual vs grad=autodiff (per_seed order)"].measured == pytest.approx(0.3)
+    assert by_goal["grad=manual vs grad=autodiff (per_seed order)"].passed
+    assert [g.goal for g in goals.check(fast, roofline_gflops=None)
+            if g.goal.startswith("grad=")][0].endswith("(per_seed order)")   # ours first
     assert by_goal["2 devices vs 1 (sharded runs)"].measured == pytest.approx(0.75)
 
 
 def test_comparison_goals_not_measured_without_their_rows():
     records = [_record("nnjax", "shared", 15, 0.20), _record("nnjax", "shared_2dev", 16, 0.2)]
     by_goal = {g.goal: g for g in goals.check(records, roofline_gflops=None)}
-    for name in ("grad=manual vs grad=autodiff", "2 devices vs 1 (sharded runs)"):
+    for name in ("grad=manual vs grad=autodiff (shared order)",
+                 "grad=manual vs grad=autodiff (per_seed order)", "2 devices vs 1 (sharded runs)"):
         assert by_goal[name].measured is None and by_goal[name].passed is None
-    assert goals.manual_vs_autodiff(records, None).passed is None
+    assert [g.passed for g in goals.manual_vs_autodiff(records, None)] == [None]
 
 
 def test_nnjax_variant_names_and_device_env():
