@@ -269,3 +269,14 @@ def peak_rss_mib() -> float:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def report_row(header: str, line: str, load: float, out: Optional[str] = None) -> None:
+    """Print a one-row markdown table (``header`` then ``line``) and the load average;
+    append ``line`` to the file ``out`` when given (the single-row benchmarks' output)."""
+    print(header + "\n" + line)
+    print(f"load average at the end: {load:.2f}")
+    if out:
+        with open(out, "a") as f:
+            f.write(line + "\n")
+

@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from benchmarks.common import report_row
+
 GOAL = 1.3
 
 
@@ -84,12 +86,8 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default=None, help="append the row to this markdown file")
     args = p.parse_args(argv)
     m = measure(1024, 8) if args.tiny else measure()
-    line = row(m)
-    print("| case | masked | compacted | ideal | ratios |\n|---|---|---|---|---|\n" + line)
-    print(f"load average at the end: {m['load'][0]:.2f}")
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(line + "\n")
+    report_row("| case | masked | compacted | ideal | ratios |\n|---|---|---|---|---|",
+               row(m), m["load"][0], args.out)
     return m
 
 

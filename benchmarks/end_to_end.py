@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from benchmarks.common import report_row
+
 GOAL = 3.0
 SEEDS, EPOCHS = 15, 5
 NNJAX_CMD = ["run", "mnist-mlp", "--preset", "paper", "--seeds", str(SEEDS), "--epochs",
@@ -116,12 +118,8 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default=None, help="append the row to this markdown file")
     args = p.parse_args(argv)
     m = measure(args.repeats, args.warm)
-    line = row(m)
-    print("| command | nnjax | PyTorch | speed-up |\n|---|---|---|---|\n" + line)
-    print(f"load average at the end: {m['load'][0]:.2f}")
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write(line + "\n")
+    report_row("| command | nnjax | PyTorch | speed-up |\n|---|---|---|---|",
+               row(m), m["load"][0], args.out)
     return m
 
 
