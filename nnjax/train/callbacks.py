@@ -109,7 +109,7 @@ def callbacks_from_flag(flag: Optional[str], out_dir: os.PathLike) -> list:
 class Callbacks:
     """What ``fit`` calls: every callback after each epoch, ``close`` at the end."""
 
-    def __init__(self, callbacks, runs, config):
+    def __init__(self, callbacks, runs):
         self.items = list(callbacks or ())
         for cb in self.items:
             if not (callable(cb) or hasattr(cb, "on_epoch")):

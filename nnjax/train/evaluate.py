@@ -117,6 +117,14 @@ def evaluate(model: Layer, config, params, state, x, y=None, *, corrupt=None, ke
     ``devices`` as in :func:`nnjax.train.fit`. Returns ``{metric: np.ndarray (R,)}``.
     """
     validate.evaluate_args(model, config, params, state, x, y)
+    return evaluate_unchecked(model, config, params, state, x, y, corrupt=corrupt, key=key,
+                              chunk_size=chunk_size, devices=devices)
+
+
+def evaluate_unchecked(model: Layer, config, params, state, x, y=None, *, corrupt=None,
+                       key=None, chunk_size: Optional[int] = None, devices=None) -> dict:
+    """:func:`evaluate` without its input checks, for callers that already ran them
+    (``fit`` evaluates the test split it validated before training)."""
     x = jnp.asarray(x)
     y = None if y is None else jnp.asarray(y)
     if config.target == "labels" and y is None:

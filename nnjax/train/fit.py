@@ -33,7 +33,7 @@ from nnjax.train import automap, compile_cache, program as epoch_lib
 from nnjax.train.callbacks import Callbacks
 from nnjax.train.compact import Compactor
 from nnjax.train.config import TrainConfig, config_dict
-from nnjax.train.evaluate import evaluate
+from nnjax.train.evaluate import evaluate_unchecked
 from nnjax.train.parallel import RunMapper, make_mesh, unpad
 from nnjax.train.progress import Progress
 from nnjax.train import validate
@@ -138,7 +138,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     epoch, times = start, []
     cp = Compactor(carry, specs, r, mapper, enabled=compact, program=program)
     n_calls = 0                       # calls of the current subset's program
-    cbs = Callbacks(callbacks, runs, config)
+    cbs = Callbacks(callbacks, runs)
     active = cp.active()
     while epoch < config.epochs and active.any():
         t0 = time.perf_counter()
@@ -197,9 +197,9 @@ def _finish(model, config, carry, hist, runs, mapper, r, test, info) -> FitResul
     history = {k: np.ascontiguousarray(v[:min(e_max, config.epochs)].T) for k, v in hist.items()}
     test_metrics = {}
     if test[0] is not None:
-        test_metrics = evaluate(model, config, params, mstate, test[0], test[1],
-                                chunk_size=mapper.chunk_size,
-                                devices=_devices(mapper))
+        test_metrics = evaluate_unchecked(model, config, params, mstate, test[0], test[1],
+                                          chunk_size=mapper.chunk_size,
+                                          devices=_devices(mapper))
         test_metrics = {k: np.where(diverged, np.nan, v) for k, v in test_metrics.items()}
     if diverged.any():
         warnings.warn(f"{int(diverged.sum())} of {r} runs diverged (non-finite training loss):"

@@ -26,8 +26,7 @@ from typing import Optional
 import numpy as np
 
 from nnjax.train.optim import Schedule, learning_rate_of, optimizer_numbers
-
-RESERVED = ("seed", "fold")
+from nnjax.train.runs import RESERVED
 
 
 def sweepable(model, config) -> dict:

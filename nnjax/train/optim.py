@@ -18,8 +18,7 @@ float argument is a per-run sweep axis named like the argument), and any Optax s
 of the learning rate a :class:`Schedule` (tabulated on the host per distinct setting,
 indexed by the step count in the program; its numeric arguments are sweep axes)::
 
-    >>> import numpy as np
-import optax
+    >>> import optax
     >>> opt = Optimizer(optax.adamw, b1=0.9, weight_decay=1e-4)
     >>> lr = Schedule(optax.warmup_cosine_decay_schedule, init_value=0.0, peak_value=1e-3,
     ...               warmup_steps=100, decay_steps=1000)

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+RESERVED = ("seed", "fold")   # make_runs' own axes: not hyperparameter names
+
 
 
 class Runs(NamedTuple):
@@ -67,7 +69,7 @@ def make_runs(seeds: Union[int, Sequence[int]] = 1, *, folds: Optional[int] = No
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise ValueError("make_runs: give at least one seed.")
-    reserved = sorted(set(hyper) & {"seed", "fold", "seeds", "folds"})
+    reserved = sorted(set(hyper) & set(RESERVED))
     if reserved:
         raise ValueError(f"make_runs: {reserved} are not hyperparameters; pass seeds=... and"
                          " folds=... instead.")
