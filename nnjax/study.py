@@ -249,8 +249,4 @@ def write_report(out: Path, studies: Optional[Mapping[str, Study]] = None, *,
             parts.append(f"![{fig}]({name}/{fig})\n")
     if missing:
         parts.append("## Not yet run\n\n" + "\n".join(missing) + "\n")
-    path = out / "REPORT.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(parts))
-    tmp.replace(path)
-    return path
+    return results_lib.write_bytes_atomic(out / "REPORT.md", "\n".join(parts).encode())

@@ -24,6 +24,7 @@ input shape, its output matched against the task). A problem raises
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import tomllib
@@ -57,7 +58,6 @@ TRAIN_TYPES = {"epochs": int, "batch_size": int, "optimizer": str, "learning_rat
                "eps": float, "loss": str, "grad": str, "early_stopping": dict, "shuffle": str,
                "shuffle_seed": int, "drop_last": bool, "target": str,
                "eval_batch_size": int, "epochs_per_call": int}
-# Per-run numbers a file can vmap (noise_std needs a noise function, which a file cannot give).
 # per-run names a file cannot use: make_runs' own axes, and noise σ (a file gives no noise)
 NOT_VMAPPABLE = ("seed", "fold", "noise_std")
 TASK_DEFAULTS = {"classify": {"target": "labels", "loss": "softmax_cross_entropy"},
@@ -87,7 +87,7 @@ class SweepSpec:
     def info(self) -> DataInfo:
         return DATA[self.data]
 
-    @property
+    @functools.cached_property
     def builder_args(self) -> tuple:
         names, any_name = parameters(self.builder)
         return tuple(k for k in self.static if k in names or (any_name and k not in TRAIN_TYPES))
@@ -104,7 +104,8 @@ class SweepSpec:
         """The TrainConfig fields of ``point``: task defaults, [train], then static ones."""
         fields = dict(TASK_DEFAULTS.get(self.builder.task) or {})
         fields.update(self.train)
-        fields.update({k: v for k, v in point.items() if k not in self.builder_args})
+        builder_args = self.builder_args
+        fields.update({k: v for k, v in point.items() if k not in builder_args})
         return fields
 
     def config(self, point: Mapping):
@@ -139,9 +140,9 @@ def _type_ok(value, kind) -> bool:
     return isinstance(value, kind)
 
 
-def _expect(where: str, key: str, value, kind, what: str = ""):
+def _expect(where: str, key: str, value, kind):
     if not _type_ok(value, kind):
-        _fail(where, f"{key} must be {what or _TYPE_NAMES[kind]}, got {_toml(value)}")
+        _fail(where, f"{key} must be {_TYPE_NAMES[kind]}, got {_toml(value)}")
     return value
 
 

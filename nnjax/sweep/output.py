@@ -63,10 +63,11 @@ def columns(spec) -> list:
 
 def runs_csv(spec, rows) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns(spec), lineterminator="\n")
+    cols = columns(spec)
+    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row[k] is None else _plain(row[k])) for k in columns(spec)})
+        writer.writerow({k: ("" if row[k] is None else _plain(row[k])) for k in cols})
     return buf.getvalue()
 
 
