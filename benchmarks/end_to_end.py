@@ -23,11 +23,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
-from benchmarks.common import report_row
+from benchmarks.common import report_row, timed
 
 GOAL = 3.0
 SEEDS, EPOCHS = 15, 5
@@ -71,9 +70,7 @@ print("mean test accuracy", float(np.mean(accs)))
 
 
 def _timed(cmd, env=None) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    return timed(lambda: subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL))[0]
 
 
 def nnjax_seconds(out_dir: str) -> float:

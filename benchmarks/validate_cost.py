@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import numpy as np
+
+from benchmarks.common import timed
 
 
 def arrays(n_train: int, n_eval: int, seed: int = 0):
@@ -30,12 +31,7 @@ def arrays(n_train: int, n_eval: int, seed: int = 0):
 
 
 def _time(fn, repeats: int) -> list:
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
+    return [timed(fn)[0] for _ in range(repeats)]
 
 
 def main(argv=None) -> dict:
