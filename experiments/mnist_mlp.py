@@ -119,7 +119,7 @@ def report(r: dict) -> str:
         "",
         f"Target (paper): IQM test accuracy ≥ {target:.3f}: "
         f"**{'met' if acc['iqm'] >= target else 'not met'}** (IQM {acc['iqm']:.4f}, "
-        f"95% CI {acc['ci_low']:.4f}–{acc['ci_high']:.4f}). The published 0.9701 is one run"
+        f"{'95% CI ' if acc['n'] >= stats.MIN_RUNS_FOR_CI else ''}{stats.spread_text(acc)}). The published 0.9701 is one run"
         " picked by validation accuracy; the IQM describes the typical run.",
         "",
         "Test accuracy per seed: " + ", ".join(

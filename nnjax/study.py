@@ -6,8 +6,13 @@ the repository's ``experiments/``; :mod:`nnjax.studies` finds a user's by path):
 its figures into ``ctx.out`` and returns the JSON-able results (config, per-run metrics,
 ``summary``); ``report(results) -> str`` renders its Markdown section with the published
 numbers beside ours; optionally ``headline(results) -> [(label, ours, ci, runs,
-published)]`` (texts) picks the numbers ``nnjax run`` prints when it ends (default: the
-report's :func:`summary_row` rows).
+published)]`` (texts) picks the numbers ``nnjax run`` prints when it ends and the first of
+them goes into the results table of the report and README (default: the report's
+:func:`summary_row` rows). ``full_presets`` names the presets that run the source's full
+setting; the results table says of every result whether it is one of them.
+
+A report states each conclusion of its source with :func:`verdict`, computing whether it
+holds from the results, never typing it.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional
 
 from nnjax import results as results_lib
+from nnjax.analysis import stats
 from nnjax.sweep.core import Grid, Problem, sweep as run_sweep
 
 
@@ -32,6 +38,7 @@ class Study:
     report: Callable[[dict], str]
     default_preset: str = "quick"
     headline: Optional[Callable[[dict], list]] = None
+    full_presets: tuple = ("paper",)  # presets that run the source's full setting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +156,8 @@ def run_study(study: Study, out_root: Path, preset: Optional[str] = None, *,
 
 
 def summary_row(label: str, summary: Mapping, published=None, fmt: str = ".4f") -> str:
-    """A Markdown table row: label | IQM [Q1–Q3] | 95% CI | n | published."""
+    """A Markdown table row: label | IQM [Q1–Q3] | 95% CI (or, for fewer than 5 runs, every
+    value: :func:`nnjax.analysis.stats.spread_text`) | n | published."""
     def f(v):
         return "—" if v is None else format(v, fmt)
     n = summary.get("n", 0)
@@ -157,10 +165,11 @@ def summary_row(label: str, summary: Mapping, published=None, fmt: str = ".4f") 
     runs = f"{n}" + (f" ({excl} diverged, excluded)" if excl else "")
     pub = "—" if published is None else (published if isinstance(published, str) else format(published, fmt))
     return (f"| {label} | {f(summary.get('iqm'))} [{f(summary.get('q1'))}–{f(summary.get('q3'))}]"
-            f" | {f(summary.get('ci_low'))}–{f(summary.get('ci_high'))} | {runs} | {pub} |")
+            f" | {stats.spread_text(summary, fmt)} | {runs} | {pub} |")
 
 
-SUMMARY_HEADER = ("| configuration | ours: IQM [Q1–Q3] | 95% CI of IQM | runs | published |\n"
+SUMMARY_HEADER = ("| configuration | ours: IQM [Q1–Q3] | 95% CI of IQM (n ≥ 5) or every value"
+                  " | runs | published |\n"
                   "|---|---|---|---|---|")
 
 
@@ -179,7 +188,7 @@ def headline(study: Study, results: Mapping) -> list:
     rows = []
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if (line.startswith("| ") and len(cells) == 5 and "–" in cells[2]
+        if (line.startswith("| ") and len(cells) == 5 and "–" in cells[1]
                 and cells[0] != "configuration"):
             rows.append(tuple(cells))
     if rows:
@@ -204,6 +213,60 @@ def headline_lines(study: Study, results: Mapping, limit: int = 12) -> list:
     return lines
 
 
+def verdict(claim: str, holds: Optional[bool], evidence: str) -> str:
+    """One Markdown line per conclusion of a source report: ``claim`` (the source's words),
+    whether it holds in our data (``None``: not tested here) and ``evidence``, the numbers
+    it rests on; a report computes ``holds`` and ``evidence`` from its results."""
+    mark = {True: "holds", False: "does not hold", None: "not tested"}[holds]
+    return f"- *{claim.rstrip('.')}*: **{mark}**. {evidence}"
+
+
+def full_setting(study: Study, results: Mapping) -> bool:
+    """Whether ``results`` ran one of the study's ``full_presets`` unchanged (no
+    ``--seeds``/``--epochs`` override, not the 8×8 digits stand-in)."""
+    preset = results.get("preset")
+    if preset not in study.full_presets or preset not in study.presets or results.get("tiny"):
+        return False
+    return (results_lib.to_jsonable(dict(study.presets[preset]))
+            == results_lib.to_jsonable(dict(results.get("settings") or {})))
+
+
+RESULTS_BEGIN, RESULTS_END = "<!-- results-table:begin -->", "<!-- results-table:end -->"
+
+
+def results_table(out: Path, studies: Mapping[str, Study],
+                  sources: Optional[Mapping[str, str]] = None) -> str:
+    """Markdown: per study with results in ``out``, the preset that ran, whether that is
+    the source's full setting, and its first :func:`headline` row (ours beside published).
+    Written from the results files only, so README and REPORT cannot drift from them."""
+    sources = sources or {}
+    lines = ["| study (source) | preset | source's full setting? | result | ours: IQM"
+             " [Q1–Q3] | 95% CI (n ≥ 5) or every value | runs | published |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, study in studies.items():
+        path = Path(out) / name / "results.json"
+        if not path.exists():
+            continue
+        results = results_lib.read_json(path)
+        rows = headline(study, results)
+        label, ours, ci, runs, pub = rows[0] if rows else ("—",) * 5
+        full = "yes" if full_setting(study, results) else "no"
+        source = sources.get(study.seed_report, study.seed_report)
+        lines.append(f"| `{name}` ({source}) | `{results.get('preset')}` | {full} | {label} |"
+                     f" {ours} | {ci} | {runs} | {pub} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_results_table(text: str, table: str) -> str:
+    """``text`` with the block between :data:`RESULTS_BEGIN` and :data:`RESULTS_END`
+    replaced by ``table``; a ValueError when the markers are missing."""
+    start, end = text.find(RESULTS_BEGIN), text.find(RESULTS_END)
+    if start < 0 or end < start:
+        raise ValueError(f"no {RESULTS_BEGIN} … {RESULTS_END} block to fill; add both"
+                         " markers where the table should go.")
+    return text[:start + len(RESULTS_BEGIN)] + "\n" + table + text[end:]
+
+
 REPORT_INTRO = """# nnjax reproduction report
 
 Built by `nnjax report` from the results in this folder ({when}). Each section shows
@@ -215,22 +278,24 @@ training.
 """
 
 
-def write_report(out: Path, studies: Optional[Mapping[str, Study]] = None, *,
-                 intro: Optional[str] = None, sources: Optional[Mapping[str, str]] = None) -> Path:
-    """Render ``out/REPORT.md`` from ``out/NAME/results.json`` of every study in ``studies``
-    (in order; default: every study :mod:`nnjax.studies` finds, with its folder's
-    ``REPORT_INTRO`` and ``SOURCES``); studies without results are listed as not yet run.
-    ``intro`` (may hold ``{when}``) opens the report; ``sources`` maps a study's
-    ``seed_report`` tag to the report it reproduces, shown in its heading."""
+def render_report(out: Path, studies: Optional[Mapping[str, Study]] = None, *,
+                  intro: Optional[str] = None, sources: Optional[Mapping[str, str]] = None,
+                  when: Optional[str] = None) -> str:
+    """The Markdown of ``out/REPORT.md``, rendered from ``out/NAME/results.json`` of every
+    study in ``studies`` (in order; default: every study :mod:`nnjax.studies` finds, with
+    its folder's ``REPORT_INTRO`` and ``SOURCES``); studies without results are listed as
+    not yet run. ``intro`` (may hold ``{when}``, default now) opens the report; ``sources``
+    maps a study's ``seed_report`` tag to the report it reproduces, shown in its heading."""
     if studies is None:
         from nnjax import studies as finder
         studies = finder.discover()
         intro = intro or finder.folder_attribute("REPORT_INTRO")
         sources = sources or finder.folder_attribute("SOURCES")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     sources = sources or {}
-    parts = [(intro or REPORT_INTRO).format(when=time.strftime("%Y-%m-%d %H:%M"))]
+    parts = [(intro or REPORT_INTRO).format(when=when or time.strftime("%Y-%m-%d %H:%M"))]
+    parts.append("## Summary\n\nThe first headline of every study (all of them in its"
+                 " section):\n\n" + results_table(out, studies, sources))
     missing = []
     for name, study in studies.items():
         source = sources.get(study.seed_report, study.seed_report)
@@ -249,4 +314,12 @@ def write_report(out: Path, studies: Optional[Mapping[str, Study]] = None, *,
             parts.append(f"![{fig}]({name}/{fig})\n")
     if missing:
         parts.append("## Not yet run\n\n" + "\n".join(missing) + "\n")
-    return results_lib.write_bytes_atomic(out / "REPORT.md", "\n".join(parts).encode())
+    return "\n".join(parts)
+
+
+def write_report(out: Path, studies: Optional[Mapping[str, Study]] = None, **kwargs) -> Path:
+    """Write :func:`render_report` to ``out/REPORT.md``; returns its path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return results_lib.write_bytes_atomic(out / "REPORT.md",
+                                          render_report(out, studies, **kwargs).encode())

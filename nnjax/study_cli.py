@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from nnjax import studies as finder
-from nnjax.results import read_json
+from nnjax.results import read_json, write_bytes_atomic
 from nnjax.train.callbacks import add_log_flag
-from nnjax.study import (StudyError, headline_lines, resolve_settings, run_study,
+from nnjax.study import (RESULTS_BEGIN, RESULTS_END, StudyError, headline_lines,
+                         replace_results_table, results_table, resolve_settings, run_study,
                          write_report)
 
 
@@ -84,6 +85,12 @@ def _report(args) -> int:
                         intro=finder.folder_attribute("REPORT_INTRO", None, folders),
                         sources=finder.folder_attribute("SOURCES", {}, folders))
     print(f"report: {path}")
+    if args.readme:
+        readme = Path(args.readme)
+        table = results_table(Path(args.out), finder.discover(finder.search_path(folders)),
+                              finder.folder_attribute("SOURCES", {}, folders))
+        write_bytes_atomic(readme, replace_results_table(readme.read_text(), table).encode())
+        print(f"results table: {readme}")
     return 0
 
 
@@ -118,5 +125,7 @@ def add_subparsers(sub) -> None:
 
     p = sub.add_parser("report", help="write REPORT.md from the results in --out")
     p.add_argument("--out", default="runs", help="the folder `nnjax run` wrote (default: runs)")
+    p.add_argument("--readme", metavar="FILE", help="also fill the results table between"
+                   f" the {RESULTS_BEGIN} and {RESULTS_END} markers of FILE")
     _studies_option(p)
     p.set_defaults(func=_guarded(_report))

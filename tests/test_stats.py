@@ -54,7 +54,7 @@ def test_summary_excludes_nan_visibly_and_is_json():
     assert (s["n"], s["n_excluded"], s["excluded_index"]) == (4, 2, [2, 4])
     assert s["mean"] == pytest.approx(np.mean([0.97, 0.971, 0.969, 0.972]))
     assert s["values"][2] is None and s["values"][4] is None and s["values"][0] == 0.97
-    assert s["ci_low"] <= s["iqm"] <= s["ci_high"]
+    assert s["ci_low"] is None and s["ci_high"] is None          # 4 finite runs: no CI
     json.dumps(s, allow_nan=False)                                # strict JSON
     assert all(isinstance(s[k], float) for k in ("iqm", "std", "q1", "q3", "min", "max"))
 

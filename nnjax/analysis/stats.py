@@ -31,6 +31,10 @@ import numpy as np
 ArrayLike = Union[np.ndarray, Sequence[float]]
 _POLICIES = ("propagate", "omit")
 
+#: Fewer finite runs than this and a bootstrap CI says little (with 2 runs it is just
+#: their range): :func:`summary` leaves the CI out and :func:`spread_text` lists every value.
+MIN_RUNS_FOR_CI = 5
+
 
 def _check_policy(nan_policy: str) -> None:
     if nan_policy not in _POLICIES:
@@ -176,8 +180,9 @@ def summary(values: ArrayLike, *, n_boot: int = 2000, seed: int = 0,
     Non-finite values are excluded visibly: ``n`` counts finite runs, ``n_excluded`` the
     others and ``excluded_index`` says which; ``values`` keeps every run in order with
     ``None`` for an excluded one. Statistics that cannot be computed are ``None`` (all of
-    them when every run diverged; ``std`` and the CI need ≥ 2 runs). ``std`` uses
-    ``ddof=1``; ``ci_low``/``ci_high`` is the bootstrap ``confidence`` interval of the IQM.
+    them when every run diverged; ``std`` needs ≥ 2 runs, the CI ≥ :data:`MIN_RUNS_FOR_CI`).
+    ``std`` uses ``ddof=1``; ``ci_low``/``ci_high`` is the bootstrap ``confidence`` interval
+    of the IQM.
     """
     x = _as_float(values).reshape(-1)
     finite = np.isfinite(x)
@@ -193,8 +198,23 @@ def summary(values: ArrayLike, *, n_boot: int = 2000, seed: int = 0,
                    q3=_num(q3), min=_num(v.min()), max=_num(v.max()))
     if n >= 2:
         out["std"] = _num(v.std(ddof=1))
+    if n >= MIN_RUNS_FOR_CI:
         lo, hi = bootstrap_ci(v, iqm, n_boot=n_boot, confidence=confidence, seed=seed)
         out.update(ci_low=_num(lo), ci_high=_num(hi))
     out["confidence"] = confidence
     out["values"] = [float(a) if ok else None for a, ok in zip(x, finite)]
     return out
+
+
+def spread_text(summ: dict, fmt: str = ".4f", sep: str = "–") -> str:
+    """How sure the IQM of a :func:`summary` is, as text: ``"lo–hi"`` (its CI) when it has
+    ≥ :data:`MIN_RUNS_FOR_CI` finite runs, else ``"n=2: a, b"`` (every finite value), since
+    a bootstrap over a handful of runs is no interval. Older summaries that stored a CI for
+    fewer runs are shown the same way; ``"—"`` when there is nothing to show."""
+    n = summ.get("n") or 0
+    if n >= MIN_RUNS_FOR_CI and summ.get("ci_low") is not None:
+        return f"{format(summ['ci_low'], fmt)}{sep}{format(summ['ci_high'], fmt)}"
+    values = [v for v in summ.get("values") or () if v is not None]
+    if not values:
+        return "—"
+    return f"n={n}: " + ", ".join(format(v, fmt) for v in values)

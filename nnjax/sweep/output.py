@@ -6,8 +6,9 @@
   names, ``seed``, ``fold``, ``test_accuracy`` or ``test_mse``, ``test_loss``,
   ``epochs_run``, ``diverged``.
 * ``summary.md``: per configuration (static point × vmapped values, pooled over seeds
-  and folds) the IQM of the test metric and its 95% bootstrap CI
-  (:func:`nnjax.analysis.stats.summary`); diverged runs are excluded and counted.
+  and folds) the IQM of the test metric and its 95% bootstrap CI, or every value when
+  fewer than 5 runs (:func:`nnjax.analysis.stats.spread_text`); diverged runs are
+  excluded and counted.
 * ``curves-<i>.png``: the validation metric per epoch of point ``i`` (IQM and
   interquartile band over runs, one line per vmapped setting).
 """
@@ -93,12 +94,12 @@ def summary_md(spec, table) -> str:
     lines = [f"# {spec.name}", "",
              f"{spec.data}, model `{spec.builder.name}`, {len(grid.points())} point(s) × "
              f"{grid.runs().size} runs. {metric}: IQM over seeds"
-             f"{' and folds' if spec.folds else ''} with its 95% bootstrap CI; "
-             "diverged runs are excluded and counted.", "",
-             "| " + " | ".join([*by, "n", "diverged", f"{metric} IQM", "95% CI"]) + " |",
+             f"{' and folds' if spec.folds else ''} with its 95% bootstrap CI (with fewer than"
+             f" {stats.MIN_RUNS_FOR_CI} runs: every value instead); diverged runs are excluded and counted.", "",
+             "| " + " | ".join([*by, "n", "diverged", f"{metric} IQM", "95% CI or values"]) + " |",
              "|" + "---|" * (len(by) + 4)]
     for s in table:
-        ci = "—" if s["ci_low"] is None else f"[{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
+        ci = stats.spread_text(s)
         cells = [str(_plain(s[k])) for k in by] + [str(s["n"]), str(s["n_excluded"]),
                                                    _fmt(s["iqm"]), ci]
         lines.append("| " + " | ".join(cells) + " |")
