@@ -154,7 +154,7 @@ def check_layer(layer: Layer, in_shape, *, batch: int = 3, train: bool = False,
         if not ok:
             from nnjax.gradcheck.diagnose import diagnose_layer
             diagnosis = diagnose_layer(layer, params, state, x, dy, key=k_fwd, train=train,
-                                       name=name, tol=exact_tol)
+                                       name=name, tol=exact_tol, pair=(manual, ref))
     detail = _detail(detail, fd_ok, diagnosis, f32_err, f32_tol)
     return CheckResult(name, exact, fd_ok, f32_err, ok, detail, diagnosis)
 

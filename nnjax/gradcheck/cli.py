@@ -104,7 +104,7 @@ def check_file(target, in_shape=(5,), batch=3, train=False, plot=None, out=None)
             continue
         failures += not r.ok
         _report("layer", r, out, width)
-        diagnosis = r.diagnosis or _grid_note(layer, name, in_shape, batch, train, out)
+        diagnosis = r.diagnosis or _grid_note(layer, name, in_shape, batch, train, out, plot)
         if plot:
             from nnjax.gradcheck.figures import plot_diagnosis
             path = plot_diagnosis(_plot_path(plot, name, len(layers) > 1), diagnosis)
@@ -112,16 +112,21 @@ def check_file(target, in_shape=(5,), batch=3, train=False, plot=None, out=None)
     return _footer(failures, out, width)
 
 
-def _grid_note(layer, name, in_shape, batch, train, out):
-    """Diagnose a layer that passed; print what its derivative on the grid shows (a kink
-    where autodiff takes another convention, NaN in saturation) — a note, not a failure."""
-    from nnjax.gradcheck.diagnose import diagnose_check
+def _grid_note(layer, name, in_shape, batch, train, out, plot):
+    """Print what the derivative of a layer that passed shows on the grid (a kink where
+    autodiff takes another convention, NaN in saturation): a note, not a failure. Only
+    the grid probe runs, unless ``plot`` asks for the whole diagnosis (returned)."""
+    from nnjax.gradcheck.diagnose import curve_check, diagnose_check
     from nnjax.gradcheck.report import GRID
-    diagnosis = diagnose_check(layer, in_shape, batch=batch, train=train, name=name)
-    if diagnosis.curve is not None and diagnosis.curve.findings:
+    if plot:
+        diagnosis = diagnose_check(layer, in_shape, batch=batch, train=train, name=name)
+        curve = diagnosis.curve
+    else:
+        diagnosis, curve = None, curve_check(layer, in_shape, batch=batch, train=train)
+    if curve is not None and curve.findings:
         print(f"{'':6}   ↳ note: the checks pass at random x, but the derivative at dy = 1 on"
               f" x ∈ [{GRID[0]:g}, {GRID[-1]:g}] (and ±20, ±50, ±1000) differs:", file=out)
-        for f in diagnosis.curve.findings:
+        for f in curve.findings:
             print(f"{'':6}     → {f}", file=out)
     return diagnosis
 

@@ -158,17 +158,19 @@ def curve_findings(x, dm, da, y=None) -> tuple:
 
 
 def diagnose_layer(layer, params, state, x, dy, *, key=None, train=False, name=None,
-                   tol: float = 1e-10, curve: Optional[bool] = None) -> Diagnosis:
+                   tol: float = 1e-10, curve: Optional[bool] = None, pair=None) -> Diagnosis:
     """Diagnose ``layer.backward`` at ``(params, x)`` for the cotangent ``dy`` (float64).
 
     ``curve``: probe the derivative on a grid (default: when the layer is elementwise).
+    ``pair``: the ``(manual, jax.vjp)`` gradients at these inputs when the caller has them
+    (:func:`~nnjax.gradcheck.checks.check_layer` does), so they are not computed again.
     """
     from nnjax.gradcheck.checks import _vjp_pair
     name = name or layer.name
     with jax.enable_x64(True):
         x, dy = jnp.asarray(x, jnp.float64), jnp.asarray(dy, jnp.float64)
         clone = (lambda: None) if key is None else (lambda: jax.random.clone(key))
-        manual, ref = _vjp_pair(layer, params, state, x, dy, clone(), train)
+        manual, ref = pair or _vjp_pair(layer, params, state, x, dy, clone(), train)
         f = _forward_fn(layer, state, key, train)
 
         def phi(tree):
@@ -265,3 +267,16 @@ def diagnose_check(layer, in_shape, *, batch: int = 3, train: bool = False, key=
                                                key=key, x=x)
         return diagnose_layer(layer, params, state, x, dy, key=k, train=train,
                               name=name, tol=EXACT_TOL, curve=curve)
+
+
+def curve_check(layer, in_shape, *, batch: int = 3, train: bool = False, key=None,
+                x=None) -> Optional[Curve]:
+    """Only the grid probe of :func:`diagnose_check`: the derivative curve of an
+    elementwise layer (``None`` for any other), at the inputs ``check_layer`` uses."""
+    from nnjax.gradcheck.checks import layer_inputs
+    with jax.enable_x64(True):
+        params, state, x, _, k = layer_inputs(layer, in_shape, batch=batch, train=train,
+                                              key=key, x=x)
+        if not is_elementwise(layer, params, state, x, k, train):
+            return None
+        return derivative_curve(layer, params, state, x.shape[1:], k, train)
