@@ -195,3 +195,47 @@ def test_a_held_point_leaves_the_outputs_to_its_worker_a_dead_one_is_retaken(tmp
     assert "retaking the stale claim of elsewhere:12345" in err
     assert store.has(key) and not claim.exists()
     assert (out / "shared" / "results.json").exists()
+
+
+def test_threads_sharing_a_store_train_each_point_once_and_all_return_it(tmp_path):
+    """run_points under contention (3 workers × 12 points, slow points): every point
+    runs once; workers that run out while others train get Pending, the last one all."""
+    import threading
+    from nnjax.sweep.claims import run_points
+    store = ResultStore(tmp_path)
+    items = [(f"p{i}", i) for i in range(12)]
+    calls, lock, outcomes = [], threading.Lock(), {}
+
+    def run_fn(i):
+        with lock:
+            calls.append(i)
+        time.sleep(0.02 * (1 + i % 3))
+        return {"i": i}
+
+    def worker(w):
+        try:
+            outcomes[w] = [r["i"] for r in run_points(store, items, run_fn, Workers(w, 3))]
+        except Pending as e:
+            outcomes[w] = e
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(calls) == list(range(12))
+    assert any(v == list(range(12)) for v in outcomes.values())
+    assert all(v == list(range(12)) or isinstance(v, Pending) for v in outcomes.values())
+    assert not list(tmp_path.glob("*.claim*"))
+
+
+def test_training_outside_a_sweep_runs_in_one_worker_only(tmp_path):
+    calls = []
+    stem = tmp_path / "fit-final"
+    assert claims.once(stem, Workers(0, 2), lambda: calls.append(1) or "trained") == "trained"
+    with pytest.raises(Pending, match="carries the study on"):
+        claims.once(stem, Workers(1, 2), lambda: calls.append(2))
+    _foreign(tmp_path / "fit-other.claim", age=0.0)
+    with pytest.raises(Pending, match="elsewhere:12345"):
+        claims.once(tmp_path / "fit-other", Workers(1, 2), lambda: calls.append(3))
+    assert calls == [1]

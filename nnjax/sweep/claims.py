@@ -185,6 +185,14 @@ def _link_new(path: Path, doc: dict) -> bool:
         return True
     except FileExistsError:
         return False
+    except OSError:           # no hard links here (some FUSE mounts): exclusive create
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh)
+        return True
     finally:
         tmp.unlink(missing_ok=True)
 
