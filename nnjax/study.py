@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Optional
@@ -92,8 +93,10 @@ class Context:
         """:func:`nnjax.sweep.sweep` of ``grid`` into this study's resume store, with the
         context's progress setting; returns one record per static point, in grid order."""
         kwargs = {"progress": self.progress, **fit_kwargs}
+        w = self.workers
+        log = _stderr if w is not None and (w.count > 1 or w.reclaim) else None   # --shard
         return run_sweep(build, grid, self.store, name=name or self.study, fit_kwargs=kwargs,
-                         epoch_log=self.epoch_log, workers=self.workers)
+                         epoch_log=self.epoch_log, workers=w, log=log)
 
     def fit(self, tag: str, model, config, train, val=None, test=None, **fit_kwargs):
         """:func:`nnjax.train.fit` with the context's progress setting and, under ``--log``,
@@ -118,6 +121,10 @@ class Context:
         """Path for a figure inside this study's output folder."""
         self.out.mkdir(parents=True, exist_ok=True)
         return self.out / filename
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 class StudyError(ValueError):

@@ -239,3 +239,48 @@ def test_training_outside_a_sweep_runs_in_one_worker_only(tmp_path):
     with pytest.raises(Pending, match="elsewhere:12345"):
         claims.once(tmp_path / "fit-other", Workers(1, 2), lambda: calls.append(3))
     assert calls == [1]
+
+
+STUDY = r'''
+import numpy as np
+from nnjax import layers as L
+from nnjax.study import Study
+from nnjax.sweep import Grid, Problem
+from nnjax.train import TrainConfig
+
+
+def run(ctx):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5], np.float32) > 0).astype(np.int32)
+    train, test = (x[:64], y[:64]), (x[64:], y[64:])
+    cfg = TrainConfig(epochs=2, batch_size=16, learning_rate=0.5, optimizer="sgd")
+    recs = ctx.sweep(lambda p: Problem(L.Sequential(L.Linear(p["width"]), L.Tanh(),
+                                                    L.Linear(2)), cfg, train, test, test,
+                                       fit_kwargs={"verify": False}),
+                     Grid(static={"width": [3, 4]}, seeds=2))
+    return {"widths_run": [r["static"]["width"] for r in recs]}
+
+
+STUDY = Study("shard-study", "mine", "A sharded study", {"quick": {"seeds": 2}}, run,
+              lambda r: "section")
+'''
+
+
+def test_a_sharded_study_waits_for_a_live_claim_and_retakes_a_dead_one(tmp_path, capsys):
+    from nnjax.study import Context
+    from nnjax.sweep.core import point_key
+    path = tmp_path / "shard_study.py"
+    path.write_text(STUDY)
+    out = tmp_path / "out"
+    store = Context("shard-study", "quick", {"seeds": 2}, out / "shard-study").store
+    claim = claim_path(store, point_key("shard-study", {"width": 4}))
+    _foreign(claim, age=90.0)
+    argv = ["run", str(path), "--out", str(out), "--no-progress", "--shard", "0/2"]
+    assert main(argv) == 0
+    assert "being trained by elsewhere:12345" in capsys.readouterr().out
+    assert not (out / "shard-study" / "results.json").exists()
+    assert main([*argv, "--reclaim"]) == 0                  # silent for 90 s: retaken
+    assert "retaking the stale claim" in capsys.readouterr().err
+    res = json.loads((out / "shard-study" / "results.json").read_text())
+    assert res["widths_run"] == [3, 4] and not claim.exists()
