@@ -5,9 +5,11 @@ depth, batch size, activation, loss; one compilation per point) and *vmapped* ax
 (learning rate, momentum, weight decay, noise σ, L1 λ; plus seeds and k-fold folds),
 which all train together in one program. For each static point, ``build(point)``
 returns a :class:`Problem` (model, config, data); :func:`sweep` trains all its runs with
-:func:`nnjax.train.fit` and stores one JSON file per static point, atomically, through
-:func:`nnjax.results.run_grid`. Re-running skips finished points, so an interruption
-loses at most the point in flight.
+:func:`nnjax.train.fit` and stores one JSON file per static point, atomically, under
+an exclusive claim per point (:mod:`nnjax.sweep.claims`). Re-running skips finished
+points, so an interruption loses at most the point in flight, and N workers
+(``workers=Workers(i, N)``, ``--shard I/N``) can share one store without training a
+point twice.
 
 Example (a grid search: 3 lr × 3 wd × 3 folds, per code size)::
 

@@ -3,7 +3,8 @@
 ``DIR/NAME/points/`` holds one atomic record per static point (keyed by the point and a
 digest of the file's other settings, so an edited file never reuses a stale record);
 ``results.json``, ``runs.csv``, ``summary.md`` and ``curves-*.png`` are written from the
-records when every point is done (see :mod:`nnjax.sweep.output`).
+records when every point is done (see :mod:`nnjax.sweep.output`): with ``--shard I/N``,
+by the worker that finishes the last point (:mod:`nnjax.sweep.claims`).
 """
 from __future__ import annotations
 
