@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Mapping, Optional
@@ -58,6 +60,7 @@ class Context:
     tiny: bool = False
     fetch: bool = True
     epoch_log: Optional[str] = None
+    workers: Optional[object] = None      # nnjax.sweep.claims.Workers (--shard, --reclaim)
 
     def __getitem__(self, key):
         return self.settings[key]
@@ -90,22 +93,38 @@ class Context:
         """:func:`nnjax.sweep.sweep` of ``grid`` into this study's resume store, with the
         context's progress setting; returns one record per static point, in grid order."""
         kwargs = {"progress": self.progress, **fit_kwargs}
+        w = self.workers
+        log = _stderr if w is not None and (w.count > 1 or w.reclaim) else None   # --shard
         return run_sweep(build, grid, self.store, name=name or self.study, fit_kwargs=kwargs,
-                         epoch_log=self.epoch_log)
+                         epoch_log=self.epoch_log, workers=w, log=log)
 
     def fit(self, tag: str, model, config, train, val=None, test=None, **fit_kwargs):
         """:func:`nnjax.train.fit` with the context's progress setting and, under ``--log``,
-        a per-epoch log of every run in ``out/logs/<tag>``."""
+        a per-epoch log of every run in ``out/logs/<tag>``. Under ``--shard`` only the
+        first worker to get here trains it (:func:`nnjax.sweep.claims.once`); the others
+        stop with :class:`~nnjax.sweep.claims.Pending`."""
         from nnjax.train import fit
         from nnjax.train.callbacks import callbacks_from_flag
         callbacks = callbacks_from_flag(self.epoch_log, self.out / "logs" / tag)
-        return fit(model, config, train, val, test, **{"progress": self.progress, **fit_kwargs},
-                   **({"callbacks": callbacks} if callbacks else {}))
+
+        def run():
+            return fit(model, config, train, val, test, **{"progress": self.progress,
+                                                           **fit_kwargs},
+                       **({"callbacks": callbacks} if callbacks else {}))
+        if self.workers is not None and self.workers.count > 1:   # --shard: one worker
+            from nnjax.sweep.claims import once
+            return once(self.store.root / ("fit-" + re.sub(r"[^A-Za-z0-9._=+-]+", "_", tag)),
+                        self.workers, run)
+        return run()
 
     def figure(self, filename: str) -> Path:
         """Path for a figure inside this study's output folder."""
         self.out.mkdir(parents=True, exist_ok=True)
         return self.out / filename
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 class StudyError(ValueError):
@@ -132,13 +151,13 @@ def resolve_settings(study: Study, preset: str, seeds: Optional[int] = None,
 
 def run_study(study: Study, out_root: Path, preset: Optional[str] = None, *,
               seeds=None, epochs=None, data_dir=None, progress=None, tiny=False,
-              fetch=True, epoch_log=None) -> Path:
+              fetch=True, epoch_log=None, workers=None) -> Path:
     """Run ``study`` and write ``out_root/NAME/results.json``; returns that path."""
     preset = preset or study.default_preset
     settings = resolve_settings(study, preset, seeds, epochs)
     ctx = Context(study.name, preset, settings, Path(out_root) / study.name,
                   data_dir=data_dir, progress=progress, tiny=tiny, fetch=fetch,
-                  epoch_log=epoch_log)
+                  epoch_log=epoch_log, workers=workers)
     ctx.out.mkdir(parents=True, exist_ok=True)
     start = time.time()
     body = study.run(ctx)

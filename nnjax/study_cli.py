@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nnjax import studies as finder
 from nnjax.results import read_json, write_bytes_atomic
+from nnjax.sweep.claims import add_worker_flags
 from nnjax.train.callbacks import add_log_flag
 from nnjax.study import (RESULTS_BEGIN, RESULTS_END, StudyError, headline_lines,
                          replace_results_table, results_table, resolve_settings, run_study,
@@ -20,7 +21,8 @@ def _user_errors():
     from nnjax.data.resolve import DataNotFoundError
     from nnjax.data.sources import SourceError
     from nnjax.results import CorruptResultError
-    return (StudyError, DataNotFoundError, SourceError, IntegrityError, IdxError,
+    from nnjax.sweep.claims import ShardError
+    return (StudyError, ShardError, DataNotFoundError, SourceError, IntegrityError, IdxError,
             CorruptResultError)
 
 
@@ -57,6 +59,8 @@ def _list(args) -> int:
 
 
 def _run(args) -> int:
+    from nnjax.sweep.claims import Pending, workers_from_args
+    workers = workers_from_args(args)
     folders = _folders(args)
     if args.name == "all":
         chosen = list(finder.discover(finder.search_path(folders)).values())
@@ -68,9 +72,14 @@ def _run(args) -> int:
             preset = study.default_preset
         resolve_settings(study, preset, args.seeds, args.epochs)     # a mistake: before any output
         print(f"== {study.name} (preset {preset})", flush=True)
-        path = run_study(study, Path(args.out), preset, seeds=args.seeds, epochs=args.epochs,
-                         data_dir=args.data_dir, progress=False if args.no_progress else None,
-                         fetch=not args.no_fetch, epoch_log=args.log)
+        try:
+            path = run_study(study, Path(args.out), preset, seeds=args.seeds,
+                             epochs=args.epochs, data_dir=args.data_dir,
+                             progress=False if args.no_progress else None,
+                             fetch=not args.no_fetch, epoch_log=args.log, workers=workers)
+        except Pending as e:          # other workers hold the rest; the last one finishes
+            print(f"   {e}", flush=True)
+            continue
         lines = headline_lines(study, read_json(path))
         if lines:
             print("   ours: IQM [Q1–Q3]; 95% CI of the IQM; runs; published:")
@@ -120,6 +129,7 @@ def add_subparsers(sub) -> None:
                    help="do not download missing datasets (fail instead)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_log_flag(p)
+    add_worker_flags(p)
     _studies_option(p)
     p.set_defaults(func=_guarded(_run))
 

@@ -10,13 +10,23 @@ import sys
 
 def _sweep(args) -> int:
     from nnjax.data import DataNotFoundError
+    from nnjax.sweep.claims import Pending, ShardError, workers_from_args
     from nnjax.sweep.file import SweepFileError, load
     from nnjax.sweep.run import run_file
     from nnjax.train import GradientCheckError
     try:
+        workers = workers_from_args(args)
+    except ShardError as e:
+        print(f"nnjax sweep: {e}", file=sys.stderr)
+        return 2
+    try:
         spec = load(args.file)
         folder = run_file(spec, args.out, fetch=not args.no_fetch, data_dir=args.data_dir,
-                          progress=False if args.no_progress else None, epoch_log=args.log)
+                          progress=False if args.no_progress else None, epoch_log=args.log,
+                          workers=workers)
+    except Pending as e:                  # other workers hold the rest; one of them merges
+        print(f"nnjax sweep: {e}", file=sys.stderr)
+        return 0
     except SweepFileError as e:
         if args.debug:
             raise
@@ -42,6 +52,7 @@ def _sweep(args) -> int:
 
 
 def add_subparser(sub) -> None:
+    from nnjax.sweep.claims import add_worker_flags
     from nnjax.train.callbacks import add_log_flag
     p = sub.add_parser("sweep", help="run your own sweep from a TOML file (see the README)",
                        description="Train every point of a sweep file; resumes finished points.")
@@ -53,6 +64,7 @@ def add_subparser(sub) -> None:
                    help="do not download missing data (fail instead)")
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
     add_log_flag(p)
+    add_worker_flags(p)
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     p.set_defaults(func=_sweep)
 

@@ -5,9 +5,11 @@ depth, batch size, activation, loss; one compilation per point) and *vmapped* ax
 (learning rate, momentum, weight decay, noise σ, L1 λ; plus seeds and k-fold folds),
 which all train together in one program. For each static point, ``build(point)``
 returns a :class:`Problem` (model, config, data); :func:`sweep` trains all its runs with
-:func:`nnjax.train.fit` and stores one JSON file per static point, atomically, through
-:func:`nnjax.results.run_grid`. Re-running skips finished points, so an interruption
-loses at most the point in flight.
+:func:`nnjax.train.fit` and stores one JSON file per static point, atomically, under
+an exclusive claim per point (:mod:`nnjax.sweep.claims`). Re-running skips finished
+points, so an interruption loses at most the point in flight, and N workers
+(``workers=Workers(i, N)``, ``--shard I/N``) can share one store without training a
+point twice.
 
 Example (a grid search: 3 lr × 3 wd × 3 folds, per code size)::
 
@@ -120,7 +122,8 @@ def settings_digest(settings: Mapping) -> str:
 def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "sweep",
           fit_kwargs: Optional[Mapping] = None, save_params: bool = False,
           on_skip: Optional[Callable] = None, settings: Optional[Mapping] = None,
-          log: Optional[Callable[[str], None]] = None, epoch_log: Optional[str] = None) -> list:
+          log: Optional[Callable[[str], None]] = None, epoch_log: Optional[str] = None,
+          workers=None) -> list:
     """Train every static point of ``grid`` not yet in ``store``; return all records.
 
     Args:
@@ -138,6 +141,11 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
       epoch_log: ``"csv"`` or ``"tensorboard"``: every run's metrics after every epoch,
         into :func:`logs_path` of each point (``log.csv``, ``tensorboard/``), through
         :func:`nnjax.train.callbacks.callbacks_from_flag`; None: no log.
+      workers: a :class:`nnjax.sweep.claims.Workers` (``--shard I/N``, ``--reclaim``):
+        which points this worker trains first; every point trains under an exclusive
+        claim, so workers sharing ``store`` never train one twice (default: worker 0/1).
+    Raises:
+      nnjax.sweep.claims.Pending: when points held by other live workers remain.
     Returns:
       One record per point, in grid order, as read back from the store (lists, not
       arrays: ``np.asarray(record["history"]["val_loss"])``).
@@ -145,7 +153,8 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
     validate.hyper.grid(grid)
     from nnjax.provenance import provenance
     from nnjax.train.callbacks import callbacks_from_flag
-    from nnjax.results import ResultStore, run_grid, save_checkpoint
+    from nnjax.results import ResultStore, save_checkpoint
+    from nnjax.sweep.claims import Workers, me, run_points
     from nnjax.train import fit
 
     store = store if isinstance(store, ResultStore) else ResultStore(store)
@@ -166,6 +175,11 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
         if on_skip is not None:
             on_skip(key, record)
 
+    def note(point, what):
+        if log is not None:
+            inner = ",".join(f"{k}={_short(v)}" for k, v in point.items()) or "(one point)"
+            log(f"point {inner}: {what}")
+
     def run_one(point):
         say(point, "")
         wall, cpu = time.perf_counter(), time.process_time()
@@ -183,12 +197,22 @@ def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "s
             record["analysis"] = problem.analyse(result)
         if settings is not None:
             record["settings"] = dict(settings)
-        record["provenance"] = provenance(wall_seconds=time.perf_counter() - wall,
-                                          cpu_seconds=time.process_time() - cpu)
+        record["provenance"] = {**provenance(wall_seconds=time.perf_counter() - wall,
+                                             cpu_seconds=time.process_time() - cpu),
+                                "worker": {k: who[k] for k in ("host", "pid", "shard")}}
         return record
 
+    workers = workers or Workers()
+    who = me(workers)
     items = [(point_key(name, p) + suffix, p) for p in points]
-    return run_grid(store, items, run_one, on_skip=skipped)
+    by_key = dict(items)
+    return run_points(
+        store, items, run_one, workers, on_skip=skipped,
+        on_held=lambda k, h: note(by_key[k], f"held by {h} (heartbeat {h.age:.0f} s ago),"
+                                             " moving on"),
+        on_retake=lambda k, old: note(by_key[k], f"retaking the stale claim of"
+                                                 f" {old[0].get('host')}:{old[0].get('pid')}"
+                                                 f" (heartbeat {old[1]:.0f} s ago)"))
 
 
 def params_path(store, key: str):

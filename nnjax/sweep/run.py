@@ -3,7 +3,8 @@
 ``DIR/NAME/points/`` holds one atomic record per static point (keyed by the point and a
 digest of the file's other settings, so an edited file never reuses a stale record);
 ``results.json``, ``runs.csv``, ``summary.md`` and ``curves-*.png`` are written from the
-records when every point is done (see :mod:`nnjax.sweep.output`).
+records when every point is done (see :mod:`nnjax.sweep.output`): with ``--shard I/N``,
+by the worker that finishes the last point (:mod:`nnjax.sweep.claims`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from nnjax.sweep.claims import Claim, Workers, acquire
 from nnjax.sweep.core import Problem, sweep
 from nnjax.sweep.file import SweepSpec
 
@@ -39,13 +41,16 @@ def _pair(split, flat: bool):
 
 def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
              progress: Optional[bool] = None, verify: bool = True,
-             log: Callable[[str], None] = _stderr, epoch_log: Optional[str] = None) -> Path:
+             log: Callable[[str], None] = _stderr, epoch_log: Optional[str] = None,
+             workers=None) -> Path:
     """Train every point of ``spec`` not yet done under ``out/NAME`` and write the outputs.
 
     Returns the folder. ``progress``: the per-epoch bar of :func:`nnjax.train.fit`;
     ``verify``: gradient-check each point's model first; ``log``: one line per point;
     ``epoch_log``: ``"csv"``/``"tensorboard"`` per-epoch metrics of every run, beside each
-    point's record in ``NAME/points/``.
+    point's record in ``NAME/points/``; ``workers``: this worker's shard of the points
+    (:mod:`nnjax.sweep.claims`); raises :class:`~nnjax.sweep.claims.Pending` when other
+    workers still hold points (the last of them writes the outputs).
     """
     import jax
 
@@ -68,7 +73,14 @@ def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
         f" -> {folder}")
     records = sweep(build, grid, folder / "points", name=spec.name, settings=spec.settings(),
                     log=log, fit_kwargs={"progress": progress, "verify": verify},
-                    epoch_log=epoch_log)
-    return write_outputs(spec, grid.points(), records, folder,
-                         wall_seconds=time.perf_counter() - wall,
-                         cpu_seconds=time.process_time() - cpu)
+                    epoch_log=epoch_log, workers=workers)
+    got = acquire(folder / "outputs.claim", workers or Workers(), "outputs")
+    if not isinstance(got, Claim):       # another worker writes the same merged outputs
+        log(f"{spec.name}: every point is finished; {got or 'another worker'} is writing"
+            " the outputs")
+        return folder
+    with got:
+        write_outputs(spec, grid.points(), records, folder,
+                      wall_seconds=time.perf_counter() - wall,
+                      cpu_seconds=time.process_time() - cpu)
+    return folder
