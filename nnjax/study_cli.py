@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nnjax import studies as finder
+from nnjax import distributed, studies as finder
 from nnjax.results import read_json, write_bytes_atomic
 from nnjax.train.callbacks import add_log_flag
 from nnjax.study import (RESULTS_BEGIN, RESULTS_END, StudyError, headline_lines,
@@ -20,7 +20,8 @@ def _user_errors():
     from nnjax.data.resolve import DataNotFoundError
     from nnjax.data.sources import SourceError
     from nnjax.results import CorruptResultError
-    return (StudyError, DataNotFoundError, SourceError, IntegrityError, IdxError,
+    from nnjax.distributed import DistributedError
+    return (DistributedError, StudyError, DataNotFoundError, SourceError, IntegrityError, IdxError,
             CorruptResultError)
 
 
@@ -58,6 +59,7 @@ def _list(args) -> int:
 
 def _run(args) -> int:
     folders = _folders(args)
+    quiet = distributed.from_args(args) and not distributed.is_writer()  # process 0 reports
     if args.name == "all":
         chosen = list(finder.discover(finder.search_path(folders)).values())
     else:
@@ -67,10 +69,13 @@ def _run(args) -> int:
         if preset not in study.presets and args.name == "all":
             preset = study.default_preset
         resolve_settings(study, preset, args.seeds, args.epochs)     # a mistake: before any output
-        print(f"== {study.name} (preset {preset})", flush=True)
+        if not quiet:
+            print(f"== {study.name} (preset {preset})", flush=True)
         path = run_study(study, Path(args.out), preset, seeds=args.seeds, epochs=args.epochs,
                          data_dir=args.data_dir, progress=False if args.no_progress else None,
                          fetch=not args.no_fetch, epoch_log=args.log)
+        if quiet:
+            continue
         lines = headline_lines(study, read_json(path))
         if lines:
             print("   ours: IQM [Q1–Q3]; 95% CI of the IQM; runs; published:")
@@ -120,6 +125,7 @@ def add_subparsers(sub) -> None:
                    help="do not download missing datasets (fail instead)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_log_flag(p)
+    distributed.add_arguments(p)
     _studies_option(p)
     p.set_defaults(func=_guarded(_run))
 
