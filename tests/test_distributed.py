@@ -168,3 +168,52 @@ def test_cli_bad_flags_end_with_one_line(tmp_path, capsys):
     assert main(["run", "whatever", "--distributed", "--process-id", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--distributed" in err[0]
+
+
+SWEEP = """\
+name = "tiny"
+data = "digits"
+model = "mlp"
+[static]
+hidden = [[8], [16]]
+[train]
+epochs = 2
+batch_size = 128
+[vmapped]
+learning_rate = [1e-2, 3e-2]
+[runs]
+seeds = 2
+"""
+
+
+def test_cli_sweep_on_two_processes_writes_once_what_one_process_writes(tmp_path):
+    """``nnjax sweep`` with the distributed flags: process 0 alone writes and reports; its
+    files hold what one process writes (every run's test metrics and epochs)."""
+    import csv
+    from nnjax.sweep.file import load
+    from nnjax.sweep.run import run_file
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(SWEEP)
+    port = str(_port())
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "JAX_PLATFORMS": "cpu"}
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "nnjax.cli", "sweep", str(spec), "--out", str(tmp_path / "two"),
+         "--no-progress", "--coordinator", f"localhost:{port}", "--num-processes", "2",
+         "--process-id", str(i)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True) for i in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
+    assert "results:" in outs[0][0] and "results:" not in outs[1][0]
+    run_file(load(spec), tmp_path / "one", progress=False, log=lambda line: None)
+    one, two = tmp_path / "one" / "tiny", tmp_path / "two" / "tiny"
+    names = lambda d: sorted(str(p.relative_to(d)) for p in d.rglob("*"))  # noqa: E731
+    assert names(two) == names(one)                    # no temp file, nothing twice
+    rows = [list(csv.DictReader(open(d / "runs.csv", newline=""))) for d in (one, two)]
+    assert len(rows[0]) == len(rows[1]) == 8
+    for a, b in zip(*rows):
+        assert {k: a[k] for k in ("hidden", "learning_rate", "seed", "epochs_run")} == \
+               {k: b[k] for k in ("hidden", "learning_rate", "seed", "epochs_run")}
+        np.testing.assert_allclose([float(b["test_loss"]), float(b["test_accuracy"])],
+                                   [float(a["test_loss"]), float(a["test_accuracy"])],
+                                   rtol=1e-5, atol=1e-6)
