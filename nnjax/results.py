@@ -40,6 +40,8 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import numpy as np
 
+from nnjax import distributed
+
 FORMAT = "nnjax.result/1"
 _TOKENS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 PathLike = Union[str, os.PathLike]
@@ -134,8 +136,11 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+    """Write ``data`` to ``path`` atomically (temp file, fsync, ``os.replace``); with
+    several processes (:mod:`nnjax.distributed`), only process 0 writes."""
     path = Path(path)
+    if not distributed.is_writer():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -222,7 +227,7 @@ class ResultStore:
         an existing corrupt file is then moved to ``.corrupt`` first, never lost."""
         path = self.path(key)
         text = dumps({"format": FORMAT, "key": key, "record": record}) + "\n"
-        if path.exists():
+        if path.exists() and distributed.is_writer():
             if not overwrite:
                 raise FileExistsError(f"{path}: a result for {key!r} exists; "
                                       "pass overwrite=True to replace it")
@@ -311,7 +316,7 @@ def run_grid(store: ResultStore, configs: Union[Mapping, Iterable], run_fn: Call
         except FileExistsError:                   # another process finished it meanwhile
             warnings.warn(f"{key!r} was stored by someone else while it ran; keeping theirs",
                           stacklevel=2)
-        records.append(store.load(key))
+        records.append(store.load(key) if distributed.is_writer() else record)
     return records
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from nnjax import studies as finder
+from nnjax import distributed, studies as finder
 from nnjax.results import read_json, write_bytes_atomic
 from nnjax.sweep.claims import add_worker_flags
 from nnjax.train.callbacks import add_log_flag
@@ -22,7 +22,9 @@ def _user_errors():
     from nnjax.data.sources import SourceError
     from nnjax.results import CorruptResultError
     from nnjax.sweep.claims import ShardError
-    return (StudyError, ShardError, DataNotFoundError, SourceError, IntegrityError, IdxError,
+    from nnjax.distributed import DistributedError
+    return (DistributedError, StudyError, ShardError, DataNotFoundError, SourceError,
+            IntegrityError, IdxError,
             CorruptResultError)
 
 
@@ -62,6 +64,7 @@ def _run(args) -> int:
     from nnjax.sweep.claims import Pending, workers_from_args
     workers = workers_from_args(args)
     folders = _folders(args)
+    quiet = distributed.from_args(args) and not distributed.is_writer()  # process 0 reports
     if args.name == "all":
         chosen = list(finder.discover(finder.search_path(folders)).values())
     else:
@@ -71,7 +74,8 @@ def _run(args) -> int:
         if preset not in study.presets and args.name == "all":
             preset = study.default_preset
         resolve_settings(study, preset, args.seeds, args.epochs)     # a mistake: before any output
-        print(f"== {study.name} (preset {preset})", flush=True)
+        if not quiet:
+            print(f"== {study.name} (preset {preset})", flush=True)
         try:
             path = run_study(study, Path(args.out), preset, seeds=args.seeds,
                              epochs=args.epochs, data_dir=args.data_dir,
@@ -79,6 +83,8 @@ def _run(args) -> int:
                              fetch=not args.no_fetch, epoch_log=args.log, workers=workers)
         except Pending as e:          # other workers hold the rest; the last one finishes
             print(f"   {e}", flush=True)
+            continue
+        if quiet:
             continue
         lines = headline_lines(study, read_json(path))
         if lines:
@@ -130,6 +136,7 @@ def add_subparsers(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_log_flag(p)
     add_worker_flags(p)
+    distributed.add_arguments(p)
     _studies_option(p)
     p.set_defaults(func=_guarded(_run))
 

@@ -30,6 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from nnjax import distributed
 from nnjax.analysis import stats
 
 DPI = 120
@@ -73,6 +74,9 @@ def figure(figsize=(7.0, 4.5)) -> Figure:
 def save(fig: Figure, path) -> Path:
     """Write ``fig`` as a PNG at ``path`` (folders made) and free it; returns the path."""
     path = Path(path)
+    if not distributed.is_writer():          # one sweep over several processes: process 0
+        fig.clear()
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, format="png")
     fig.clear()

@@ -14,9 +14,13 @@ def _sweep(args) -> int:
     from nnjax.sweep.file import SweepFileError, load
     from nnjax.sweep.run import run_file
     from nnjax.train import GradientCheckError
+    from nnjax.distributed import DistributedError, from_args, is_writer
     try:
+        from_args(args)                   # jax.distributed first, before any device is used
         workers = workers_from_args(args)
-    except ShardError as e:
+    except (ShardError, DistributedError) as e:
+        if args.debug:
+            raise
         print(f"nnjax sweep: {e}", file=sys.stderr)
         return 2
     try:
@@ -47,11 +51,13 @@ def _sweep(args) -> int:
         else:
             print(f"nnjax sweep: {e}", file=sys.stderr)
         return 2
-    print(f"results: {folder}/results.json, runs.csv, summary.md, curves-*.png", flush=True)
+    if is_writer():                       # with several processes, process 0 reports
+        print(f"results: {folder}/results.json, runs.csv, summary.md, curves-*.png", flush=True)
     return 0
 
 
 def add_subparser(sub) -> None:
+    from nnjax.distributed import add_arguments as add_distributed
     from nnjax.sweep.claims import add_worker_flags
     from nnjax.train.callbacks import add_log_flag
     p = sub.add_parser("sweep", help="run your own sweep from a TOML file (see the README)",
@@ -65,6 +71,7 @@ def add_subparser(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no per-epoch progress bar")
     add_log_flag(p)
     add_worker_flags(p)
+    add_distributed(p)
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     p.set_defaults(func=_sweep)
 

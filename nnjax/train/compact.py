@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnjax import distributed
+
 
 # programs compiled in this process (id of fit's program, run count) and the longest
 # compilation seen: what a compaction to an unseen size is expected to cost
@@ -39,7 +41,7 @@ def bucket(n: int, mapper, cap: int) -> int:
 
 
 def _take(tree, idx):
-    idx = jnp.asarray(idx)
+    idx = np.asarray(idx)          # host indices: the same on every process
     return jax.tree.map(lambda a: a if a is None else jnp.take(a, idx, axis=0), tree)
 
 
@@ -76,7 +78,7 @@ class Compactor:
         if self.idx.shape[0] == self._full_size() and np.array_equal(
                 self.idx, np.arange(self.idx.shape[0])):
             return self.carry
-        rows = jnp.asarray(self.idx[:self.n_real])
+        rows = np.asarray(self.idx[:self.n_real])
         part = _take(self.carry, np.arange(self.n_real))
         return jax.tree.map(lambda f, p: f.at[rows].set(p), self._full, part)
 
@@ -86,7 +88,7 @@ class Compactor:
     def active(self) -> np.ndarray:
         """(r,) bool: which real runs still train."""
         out = np.zeros(self.r, bool)
-        live = np.asarray(self.carry.tracker.active)[:self.n_real]
+        live = distributed.to_host(self.carry.tracker.active)[:self.n_real]   # all processes
         rows = self.idx[:self.n_real]
         keep = rows < self.r
         out[rows[keep]] = live[keep]
@@ -115,7 +117,8 @@ class Compactor:
             _COMPILE[0] = max(_COMPILE[0], times[0][0] - t_epoch * times[0][1])
             key = (self.program_id, size)
             t_compile = 0.0 if key in _COMPILED else _COMPILE[0]
-            if epochs_left * t_epoch * (1 - size / current) <= t_compile:
+            # timed per process: process 0's decision holds for all (or they would hang)
+            if not distributed.agree(epochs_left * t_epoch * (1 - size / current) > t_compile):
                 return False
         _COMPILED.add((self.program_id, size))
         self._full = self.full()

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnjax import distributed
 from nnjax.layer import Layer
 from nnjax.train.cache import by_structure, program_config
 from nnjax.train.parallel import RunMapper, make_mesh, pad_runs
@@ -142,7 +143,7 @@ def evaluate_unchecked(model: Layer, config, params, state, x, y=None, *, corrup
     shared = (x, y, jnp.asarray(idx), jnp.asarray(mask))
     out = _metrics_program(model, program_config(config), mapper, corrupt)(
         mapper.put_runs(run_args), mapper.put_shared(shared))
-    return {k: np.asarray(v)[:n] for k, v in out.items()}
+    return {k: v[:n] for k, v in distributed.to_host(out).items()}   # from every process
 
 
 def predict(model: Layer, params, state, x, *, output_fn: Optional[Callable] = None,
@@ -161,4 +162,4 @@ def predict(model: Layer, params, state, x, *, output_fn: Optional[Callable] = N
     run_args, _ = pad_runs((params, state), mapper.multiple(r))
     out = _predict_program(model, output_fn, n, mapper)(
         mapper.put_runs(run_args), mapper.put_shared((x, jnp.asarray(idx))))
-    return out[:r]
+    return distributed.local(out)[:r]          # several processes: gathered

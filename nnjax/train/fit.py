@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnjax import distributed
 from nnjax.train import automap, compile_cache, program as epoch_lib
 from nnjax.train.callbacks import Callbacks
 from nnjax.train.compact import Compactor
@@ -125,26 +126,27 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
             "devices": mapper.n_devices, "config": config_dict(config), "map": map_info}
     carry = init(specs, None)
     if verify and config.grad == "manual":
-        first = jax.tree.map(lambda a: a[0], (carry.train.params, carry.train.model_state))
+        first = jax.tree.map(lambda a: jnp.asarray(a[0]), distributed.local(
+            (carry.train.params, carry.train.model_state)))
         info["gradcheck"] = verify_model(model, config, *first, x, y)
     else:
         info["gradcheck"] = "off" if not verify else "skipped (grad='autodiff')"
     hist = {k: np.full((config.epochs, r), np.nan, np.float32) for k in prep.metric_names}
     start = 0
     fp = _fingerprint(model, config, runs, [list(x.shape), None if y is None else list(y.shape)])
-    if checkpoint is not None and os.path.exists(checkpoint):
+    if checkpoint is not None and distributed.agree(os.path.exists(checkpoint)):
         carry, hist, start = _resume(checkpoint, carry, hist, fp, mapper)
-    bar = Progress(config.epochs, r, enabled=progress)
+    bar = Progress(config.epochs, r, enabled=progress if distributed.is_writer() else False)
     epoch, times = start, []
     cp = Compactor(carry, specs, r, mapper, enabled=compact, program=program)
     n_calls = 0                       # calls of the current subset's program
-    cbs = Callbacks(callbacks, runs)
+    cbs = Callbacks(callbacks if distributed.is_writer() else (), runs)
     active = cp.active()
     while epoch < config.epochs and active.any():
         t0 = time.perf_counter()
         carry, h = program(cp.carry, cp.specs, shared._replace(epoch0=jnp.int32(epoch)))
         cp.advance(carry)
-        h = jax.device_get(h)
+        h = distributed.to_host(h)
         k = min(config.epochs_per_call, config.epochs - epoch)
         cp.record(hist, h, epoch, k)
         cbs.after(hist, epoch, k)
@@ -180,7 +182,7 @@ def _timing(times) -> dict:
 
 
 def _finish(model, config, carry, hist, runs, mapper, r, test, info) -> FitResult:
-    carry = unpad(carry, r)
+    carry = unpad(distributed.local(carry), r)
     tr, ts = carry.tracker, carry.train
     es = config.early_stopping
     best_epoch = np.asarray(tr.best_epoch)
@@ -211,11 +213,14 @@ def _finish(model, config, carry, hist, runs, mapper, r, test, info) -> FitResul
 
 
 def _devices(mapper):
-    return [jax.devices()[0]] if mapper.mesh is None else list(mapper.mesh.devices.ravel())
+    if mapper.mesh is None or distributed.process_count() > 1:   # gathered: this process's
+        return jax.local_devices()[:1 if mapper.mesh is None else None]
+    return list(mapper.mesh.devices.ravel())
 
 
 def _save(path, carry, hist, epoch, fp):
     from nnjax.results import save_checkpoint
+    carry = distributed.local(carry)          # every process gathers; process 0 writes
     save_checkpoint(path, {"carry": carry, "hist": hist, "epoch": np.int32(epoch), "fp": fp})
 
 

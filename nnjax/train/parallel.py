@@ -22,11 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from nnjax import distributed
+
 AXIS = "runs"
 
 
 def make_mesh(devices: Optional[Sequence] = None) -> Optional[Mesh]:
-    """A 1-D mesh named ``"runs"`` over ``devices`` (default ``jax.devices()``); None for one."""
+    """A 1-D mesh named ``"runs"`` over ``devices`` (default ``jax.devices()``: with
+    :mod:`nnjax.distributed` started, the devices of every process); None for one."""
     devices = list(jax.devices() if devices is None else devices)
     if len(devices) <= 1:
         return None
@@ -80,13 +83,13 @@ class RunMapper:
         """Place stacked per-run arrays: split over the mesh (or leave them as they are)."""
         if self.mesh is None:
             return tree
-        return jax.device_put(tree, NamedSharding(self.mesh, P(AXIS)))
+        return distributed.put(tree, NamedSharding(self.mesh, P(AXIS)))
 
     def put_shared(self, tree):
         """Place shared arrays (the data): replicated on every device of the mesh."""
         if self.mesh is None:
             return tree
-        return jax.device_put(tree, NamedSharding(self.mesh, P()))
+        return distributed.put(tree, NamedSharding(self.mesh, P()))
 
 
 def pad_runs(tree, r_padded: int):
