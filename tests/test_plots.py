@@ -195,3 +195,19 @@ def test_colours_are_stable_and_distinct():
     many = plots.colors_for([f"cfg{i}" for i in range(len(plots.PALETTE))])
     assert len(set(many.values())) == len(plots.PALETTE)  # no clash within a figure
     assert plots.colors_for(["x"], {"x": "red"}) == {"x": "red"}
+
+
+def test_log_axis_labels_are_plain_numbers(tmp_path, monkeypatch):
+    got = []
+    save = plots.save
+
+    def capture(fig, path):
+        out = save(fig, path)                         # drawn: tick labels are set
+        got.extend(t.get_text() for t in fig.axes[0].get_yticklabels(minor=False))
+        return out
+
+    monkeypatch.setattr(plots, "save", capture)
+    y = np.exp(-np.linspace(0, 6, 20))[None] * np.ones((3, 1))
+    plots.curves(tmp_path / "log.png", {"a": y}, title="t", ylabel="y", logy=True)
+    shown = [t for t in got if t]
+    assert {"1", "0.1", "0.01"} <= set(shown) and not any("$" in t for t in shown)
