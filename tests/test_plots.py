@@ -202,9 +202,9 @@ def test_log_axis_labels_are_plain_numbers(tmp_path, monkeypatch):
     save = plots.save
 
     def capture(fig, path):
-        out = save(fig, path)                         # drawn: tick labels are set
+        fig.canvas.draw()                             # drawn: tick labels are set
         got.extend(t.get_text() for t in fig.axes[0].get_yticklabels(minor=False))
-        return out
+        return save(fig, path)
 
     monkeypatch.setattr(plots, "save", capture)
     y = np.exp(-np.linspace(0, 6, 20))[None] * np.ones((3, 1))
