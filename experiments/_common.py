@@ -68,7 +68,9 @@ def check_text(check) -> str:
     if not isinstance(check, Mapping):
         return str(check)
     return (f"{'ok' if check.get('ok', True) else 'FAILED'} (max rel. error"
-            f" {check.get('max_rel_error', float('nan')):.1e})")
+            f" {check.get('max_rel_error', float('nan')):.1e}"
+            + ("; passed before on this identical model and data, read from the cache"
+               if check.get("cached") else "") + ")")
 
 
 def median_run(values) -> int:

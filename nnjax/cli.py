@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from nnjax.train import compile_cache
+    compile_cache.enable()          # before any compilation (data staging included)
     return int(args.func(args) or 0)
 
 

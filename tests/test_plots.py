@@ -107,6 +107,25 @@ def test_image_grid_shapes(tmp_path, drawn):
         plots.image_grid(tmp_path / "bad.png", [x], row_titles=["a", "b"], title="t")
 
 
+def test_captioned_images_show_each_image_under_its_caption(tmp_path, drawn):
+    x = RNG.uniform(0, 1, size=(11, 784))
+    caps = [f"{k % 10} / {(k + 3) % 10}" for k in range(11)]
+    _check_png(plots.captioned_images(tmp_path / "cap.png", x, caps, title="t", ncol=4),
+               min_kb=4)
+    ((ax,),) = drawn[-1:]
+    (mosaic,) = ax["images"]                          # one mosaic, not a subplot per image
+    side, gx, gy = 28, 4, 14                          # gaps: side // 7 wide, side // 2 tall
+    at = lambda k: mosaic[(k // 4) * (side + gy) + gy:(k // 4) * (side + gy) + gy + side,  # noqa: E731
+                          (k % 4) * (side + gx):(k % 4) * (side + gx) + side]
+    assert mosaic.shape == (3 * (side + gy), 4 * side + 3 * gx)
+    for k in range(11):
+        np.testing.assert_allclose(at(k), x[k].reshape(28, 28))
+    assert np.all(np.isnan(mosaic[:gy])) and np.all(np.isnan(at(11)))   # caption rows; blank
+    assert ax["texts"] == caps                        # captions in the images' order
+    with pytest.raises(ValueError, match="captions"):
+        plots.captioned_images(tmp_path / "bad.png", x, caps[:3], title="t")
+
+
 def test_heatmap_and_confusion_matrix(tmp_path, drawn):
     m = RNG.uniform(0.004, 0.04, size=(5, 5))
     m[1, 3] = np.nan
@@ -176,3 +195,19 @@ def test_colours_are_stable_and_distinct():
     many = plots.colors_for([f"cfg{i}" for i in range(len(plots.PALETTE))])
     assert len(set(many.values())) == len(plots.PALETTE)  # no clash within a figure
     assert plots.colors_for(["x"], {"x": "red"}) == {"x": "red"}
+
+
+def test_log_axis_labels_are_plain_numbers(tmp_path, monkeypatch):
+    got = []
+    save = plots.save
+
+    def capture(fig, path):
+        fig.canvas.draw()                             # drawn: tick labels are set
+        got.extend(t.get_text() for t in fig.axes[0].get_yticklabels(minor=False))
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "save", capture)
+    y = np.exp(-np.linspace(0, 6, 20))[None] * np.ones((3, 1))
+    plots.curves(tmp_path / "log.png", {"a": y}, title="t", ylabel="y", logy=True)
+    shown = [t for t in got if t]
+    assert {"1", "0.1", "0.01"} <= set(shown) and not any("$" in t for t in shown)

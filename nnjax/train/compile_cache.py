@@ -5,8 +5,14 @@ compiling them again. :func:`enable` (called by ``fit``) points JAX at
 ``$NNJAX_COMPILATION_CACHE`` if set to a path, else ``$XDG_CACHE_HOME/nnjax-xla`` (default
 ``~/.cache/nnjax-xla``); ``NNJAX_COMPILATION_CACHE=off`` (or ``0``, ``false``, ``no``)
 turns it off. A cache directory the user configured in JAX already is left alone, and so
-is an unwritable one (then nothing is cached). JAX stores programs that took at least
-``jax_persistent_cache_min_compile_time_secs`` (1 s by default) to compile.
+is an unwritable one (then nothing is cached).
+
+Every program is stored, however quick to compile: JAX's default keeps only those that
+took ≥ 1 s (``jax_persistent_cache_min_compile_time_secs``), but a run compiles dozens of
+small ones (initialisation, evaluation, one-op slices and casts) at 0.02–0.7 s each, which
+together cost seconds per process and load from disk in milliseconds. A threshold the
+user set (``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` or ``jax.config.update``) is
+kept.
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ import jax
 
 ENV = "NNJAX_COMPILATION_CACHE"
 OFF = ("0", "off", "false", "no", "none")
+MIN_COMPILE_SECONDS = 0.0      # store every program (JAX's default: 1 s)
+_JAX_DEFAULT_MIN = 1.0
 
 
 def cache_dir() -> Optional[Path]:
@@ -46,6 +54,9 @@ def enable() -> Optional[Path]:
     except OSError:
         return None
     jax.config.update("jax_compilation_cache_dir", str(path))
+    if (jax.config.jax_persistent_cache_min_compile_time_secs == _JAX_DEFAULT_MIN
+            and "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ):
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
     try:  # JAX decides once, at the first compilation, whether the cache is used
         from jax._src import compilation_cache
         compilation_cache.reset_cache()

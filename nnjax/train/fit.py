@@ -32,6 +32,7 @@ import numpy as np
 from nnjax import distributed
 from nnjax.train import automap, compile_cache, program as epoch_lib
 from nnjax.train.callbacks import Callbacks
+from nnjax.train.check import GradientCheckError, first_run, verify_model  # noqa: F401
 from nnjax.train.compact import Compactor
 from nnjax.train.config import TrainConfig, config_dict
 from nnjax.train.evaluate import evaluate_unchecked
@@ -41,28 +42,6 @@ from nnjax.train import validate
 from nnjax.train.result import FitResult
 from nnjax.train.runs import as_runs
 from nnjax.train.setup import _xy, prepare
-
-
-class GradientCheckError(RuntimeError):
-    """The manual backward of the model being trained disagrees with ``jax.grad``."""
-
-
-def verify_model(model, config, params, state, x, y, n: int = 8) -> dict:
-    """Gradient-check the objective trained, at one run's ``params``/``state``, on the
-    first ``n`` training examples, in float64 (manual backward against ``jax.grad``).
-
-    Raises :class:`GradientCheckError` (naming the layer at fault) on a mismatch.
-    """
-    from nnjax.gradcheck import checks as gradcheck
-    xb = x[:n]
-    target = xb if config.target == "input" else y[:n]
-    check = gradcheck.verify_objective(model, config.loss, params, state, xb, target,
-                                       key=jax.random.key(0))
-    if not check.ok:
-        raise GradientCheckError(
-            f"{check.explain()}\nTraining was not started. Fix that layer's backward, or pass"
-            f" verify=False (or TrainConfig(grad='autodiff')) to train anyway.")
-    return {"ok": True, "max_rel_error": float(check.max_rel_error), "worst": check.worst}
 
 
 def _fingerprint(model, config, runs, shapes) -> np.ndarray:
@@ -126,8 +105,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
             "devices": mapper.n_devices, "config": config_dict(config), "map": map_info}
     carry = init(specs, None)
     if verify and config.grad == "manual":
-        first = jax.tree.map(lambda a: jnp.asarray(a[0]), distributed.local(
-            (carry.train.params, carry.train.model_state)))
+        first = first_run(distributed.local((carry.train.params, carry.train.model_state)))
         info["gradcheck"] = verify_model(model, config, *first, x, y)
     else:
         info["gradcheck"] = "off" if not verify else "skipped (grad='autodiff')"
