@@ -37,7 +37,7 @@ Lowerings (``LOWERINGS``):
 
 Which lowering runs: the layer's ``lowering=`` argument, else :func:`lowering` (a
 context manager), else ``$NNJAX_CONV_LOWERING``, else the backend's default
-(:data:`BACKEND_DEFAULT`: CPU → ``"phase"``, the fastest measured on the conv
+(:data:`BACKEND_DEFAULT`: CPU → ``"phasesum"``, the fastest measured on the conv
 autoencoder, see benchmarks/TRIED.md; GPU/TPU → ``"xla"``). It is resolved when the
 layer is *built* (not when traced: jit's trace cache would not see a context change), so
 build the model inside the ``with lowering(...)`` block.
@@ -54,7 +54,7 @@ import jax.numpy as jnp
 from jax import lax
 
 LOWERINGS = ("xla", "im2col", "phase", "phasesum")
-BACKEND_DEFAULT = {"cpu": "phase"}      # any other backend: "xla"
+BACKEND_DEFAULT = {"cpu": "phasesum"}      # any other backend: "xla"
 ENV = "NNJAX_CONV_LOWERING"
 _DN = ("NHWC", "HWIO", "NHWC")
 
