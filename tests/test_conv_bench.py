@@ -35,3 +35,23 @@ def test_useful_and_executed_counts():
     assert conv_ae.executed_flops_per_image("im2col") == useful
     assert conv_ae.executed_flops_per_image("phasesum") == useful
     assert conv_ae.executed_flops_per_image("phase") > 1.4 * useful
+
+
+def test_plan_has_the_27_run_rows():
+    from benchmarks import nnjax_conv
+    from benchmarks.common import Settings
+    plan = lambda mode: {(c.variant, c.seeds) for c in nnjax_conv.cases(Settings.for_mode(mode))}
+    quick, full = plan("quick"), plan("full")
+    assert {("auto", 27), ("auto", 4), ("alone", 1), ("lowering_phasesum", 1)} <= quick
+    assert ("sequential", 27) not in quick
+    assert {(v, 27) for v in ("vmap", "sequential", "chunks9", "one_by_one", "auto")} <= full
+    assert all(seeds <= 2 for _, seeds in plan("tiny"))
+
+
+def test_goal_detail_uses_the_executed_count():
+    from benchmarks import conv_goals
+    record = {"gflops": 30.0, "notes": "fit, lowering phase, runs mapped by vmap (explicit)"}
+    ratio = conv_ae.executed_flops_per_image("phase") / conv_ae.flops_per_image()
+    assert conv_goals.executed_gflops(record) == pytest.approx(30.0 * ratio)
+    record["notes"] = "fit, lowering phasesum, runs mapped by sequential (measured)"
+    assert conv_goals.executed_gflops(record) == pytest.approx(30.0)
