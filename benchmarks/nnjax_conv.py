@@ -29,8 +29,8 @@ MAPS = {"vmap": dict(map="vmap"), "sequential": dict(map="sequential"),
 
 
 def cases(settings) -> list:
-    """Alone (and alone under each lowering); 4 runs under every mapping and auto; 27 runs
-    (the conv-ae grid's size): auto in quick mode (its notes list what every candidate
+    """Alone (and alone under each other lowering; quick mode skips ``xla``); 4 runs under
+    every mapping and auto; 27 runs (the conv-ae grid's size): auto in quick mode (its notes list what every candidate
     measured), every mapping in full mode (vmapping 27 conv runs at once holds 27 runs'
     activations and patches: several GB)."""
     from nnjax.layers import conv_ops
@@ -39,12 +39,14 @@ def cases(settings) -> list:
     out = [Case("conv_nnjax", "alone", 1, r)]
     if tiny:            # the code path only: alone, vmapped and auto (which takes vmap)
         return out + [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "auto")]
-    out += [Case("conv_nnjax", f"lowering_{name}", 1, r) for name in conv_ops.LOWERINGS]
+    full = settings.mode == "full"
+    # "alone" runs the backend's default; quick mode skips XLA's conv (≈ 10× slower on CPU)
+    out += [Case("conv_nnjax", f"lowering_{name}", 1, r) for name in conv_ops.LOWERINGS
+            if full or name not in ("xla", conv_ops.resolve())]
     out += [Case("conv_nnjax", v, sweep, r)
             for v in ("vmap", "sequential", "chunks2", "one_by_one", "auto")]
-    grid = (("vmap", "sequential", "chunks9", "one_by_one", "auto")
-            if settings.mode == "full" else ("auto",))
-    out += [Case("conv_nnjax", v, 27, 1 if settings.mode == "quick" else 2) for v in grid]
+    grid = ("vmap", "sequential", "chunks9", "one_by_one", "auto") if full else ("auto",)
+    out += [Case("conv_nnjax", v, 27, 2 if full else 1) for v in grid]
     return out
 
 
