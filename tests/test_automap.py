@@ -58,7 +58,7 @@ def test_auto_measures_once_then_reads_the_cache(tmp_path, monkeypatch):
     assert info["how"] == "measured"
     assert set(info["seconds_per_run_step"]) == {"vmap", "sequential", "chunks of 2",
                                                   "one by one"}
-    best = min(info["seconds_per_run_step"], key=info["seconds_per_run_step"].get)
+    best = automap.choose(info["seconds_per_run_step"])       # keys as described
     assert info["choice"] == best and first.info["chunk_size"] == info["chunk_size"]
     table = json.loads((tmp_path / automap.CACHE_FILE).read_text())
     assert table[info["key"]]["choice"] == best
@@ -102,3 +102,11 @@ def test_fixed_cost_is_counted_once_per_epoch():
     assert one == pytest.approx((f + 20 * c1) / 20) and four == pytest.approx(
         (f + 80 * c4) / 80)
     assert one < four
+
+
+def test_choose_keeps_one_by_one_unless_another_clearly_leads():
+    one = automap.ONE_BY_ONE
+    assert automap.choose({"vmap": 0.50, "1": 0.97, one: 1.0}) == "vmap"
+    assert automap.choose({"vmap": 1.2, "1": 0.97, one: 1.0}) == one     # 3%: noise
+    assert automap.choose({"vmap": 1.2, "1": 0.94, one: 1.0}) == "1"
+    assert automap.choose({"vmap": 1.2, "2": 1.1, one: 1.0}) == one

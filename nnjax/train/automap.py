@@ -12,8 +12,9 @@ can cost more per run than the runs one by one.
 ``map="auto"`` times each candidate once on a few training steps (the same per-run epoch
 ``fit`` compiles, on the first ``STEPS`` batches of the data; the fixed cost of a call is
 measured apart and counted once per epoch, :func:`measure`), picks the lowest time per
-run and caches the choice by program shape (model, input shape, run count, the settings
-that change the computation, backend and JAX version) in ``<cache>/automap.json``
+run (one by one unless another leads by ``MARGIN``, :func:`choose`) and caches the
+choice by program shape (model, input shape, run count, the settings that change the
+computation, backend and JAX version) in ``<cache>/automap.json``
 (``$NNJAX_CACHE_DIR`` or ``~/.cache/nnjax``). A program smaller than ``MIN_WORK``
 (R · n_train · 3 × XLA's FLOP estimate of one example's forward: a sweep epoch of about
 0.1 s) is not worth the extra compilations and takes ``vmap``; so does one run, or a
@@ -39,6 +40,7 @@ MAPS = ("auto", "vmap", "sequential", "chunks", "one_by_one")
 STEPS = 3              # training steps timed per candidate
 MIN_WORK = 1e10        # FLOPs per epoch (≈ 0.1 s at 100 GFLOP/s) below which "auto" takes vmap
 CACHE_FILE = "automap.json"
+MARGIN = 0.05          # lead another mapping needs over one by one (see choose)
 
 
 def cache_path() -> Path:
@@ -128,12 +130,23 @@ def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
     if cached is not None:
         return _chunk(cached["chunk_size"]), {**cached, "how": "cached", "key": key}
     seconds = measure(model, config, x, y, runs)
-    best = min(seconds, key=seconds.get)
+    best = choose(seconds)
     entry = {"choice": describe(_key_chunk(best)), "chunk_size": _key_chunk(best),
              "seconds_per_run_step": {describe(_key_chunk(k)): v for k, v in seconds.items()},
              "steps": STEPS, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write_cache(key, entry)
     return _chunk(entry["chunk_size"]), {**entry, "how": "measured", "key": key}
+
+
+def choose(seconds: dict) -> str:
+    """The fastest key of :func:`measure`'s estimates, except that one by one (which costs
+    by construction what each run costs alone) stays the choice unless another mapping
+    measured at least ``MARGIN`` faster: a smaller lead is within the short measurement's
+    noise, and the sweep must not cost more per run than a run alone."""
+    best = min(seconds, key=seconds.get)
+    if ONE_BY_ONE in seconds and seconds[best] > (1 - MARGIN) * seconds[ONE_BY_ONE]:
+        return ONE_BY_ONE
+    return best
 
 
 def _key_chunk(k: str):
