@@ -55,6 +55,45 @@ def layer_macs(hw=(28, 28), channels=CHANNELS, hidden=HIDDEN, code=CODE) -> list
     return out
 
 
+def conv_geometries(hw=(28, 28), channels=CHANNELS) -> list:
+    """Each conv layer as the Conv2D it is (a ConvTranspose2D is the adjoint of one):
+    ``(H, W, I, O, k, s, lo, first)`` with (H, W, I) that conv's input, O its output
+    channels, padding ``lo`` low, ``first`` for the encoder's first layer (no dx)."""
+    c1, c2, c3 = channels
+    out, (h, w), cin = [], hw, 1
+    for c, p in ((c1, 1), (c2, 1), (c3, 0)):
+        out.append((h, w, cin, c, 3, 2, p, cin == 1 and (h, w) == tuple(hw)))
+        h, w, cin = (h + 2 * p - 3) // 2 + 1, (w + 2 * p - 3) // 2 + 1, c
+    return out + [g[:7] + (False,) for g in out]   # the decoder's mirror images
+
+
+def adjoint_macs(geometry, lowering: str) -> float:
+    """Multiply-adds per image of one ``conv_adjoint`` as the lowering executes it: the
+    useful Ho·Wo·k²·I·O, except ``phase``, whose sub-pixel matmul is (M_h·M_w,
+    Q²·O)·(Q²·O, s²·I) with M = ⌈(lo + H)/s⌉ and Q = ⌈k/s⌉ (zero taps included)."""
+    h, w, i, o, k, s, lo, _ = geometry
+    ho, wo = (h + 2 * lo - k) // s + 1, (w + 2 * lo - k) // s + 1
+    if lowering != "phase":
+        return ho * wo * k * k * i * o
+    q, mh, mw = -(-k // s), -(-(lo + h) // s), -(-(lo + w) // s)
+    return mh * mw * q * q * o * s * s * i
+
+
+def executed_flops_per_image(lowering: str) -> float:
+    """FLOPs of the matmuls a training step runs per image under ``lowering``: per conv
+    geometry 2·MAC for the conv and for the kernel gradient, 2·:func:`adjoint_macs` for
+    the adjoint (all but the first layer's), 6·fan_in·fan_out per Linear. For ``xla``
+    (XLA's own convolution kernels, whose inner work is not visible) the useful count.
+    ``tests/test_conv_bench.py`` checks it against the dots in XLA's optimized HLO."""
+    total = 0.0
+    for g in conv_geometries():
+        h, w, i, o, k, s, lo, first = g
+        ho, wo = (h + 2 * lo - k) // s + 1, (w + 2 * lo - k) // s + 1
+        total += 4.0 * ho * wo * k * k * i * o + (0.0 if first else 2.0 * adjoint_macs(
+            g, lowering))
+    return total + 6.0 * sum(layer_macs()[3:7])
+
+
 def flops_per_image() -> float:
     """6·ΣMAC − 2·MAC of the first layer (see the module docstring)."""
     macs = layer_macs()

@@ -29,20 +29,24 @@ MAPS = {"vmap": dict(map="vmap"), "sequential": dict(map="sequential"),
 
 
 def cases(settings) -> list:
-    """Alone (each lowering too); 4 runs under every mapping and auto; 27 runs (full mode
-    only) sequential, in chunks of 9 and auto — vmapping 27 conv runs at once needs
-    several GB of activations (the conv-ae study chunked it for memory)."""
+    """Alone (and alone under each other lowering; quick mode skips ``xla``); 4 runs under
+    every mapping and auto; 27 runs (the conv-ae grid's size): auto in quick mode (its notes list what every candidate
+    measured), every mapping in full mode (vmapping 27 conv runs at once holds 27 runs'
+    activations and patches: several GB)."""
     from nnjax.layers import conv_ops
     r, tiny = settings.repeats, settings.mode == "tiny"
     sweep = 2 if tiny else 4
     out = [Case("conv_nnjax", "alone", 1, r)]
     if tiny:            # the code path only: alone, vmapped and auto (which takes vmap)
         return out + [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "auto")]
-    out += [Case("conv_nnjax", f"lowering_{name}", 1, r) for name in conv_ops.LOWERINGS]
+    full = settings.mode == "full"
+    # "alone" runs the backend's default; quick mode skips XLA's conv (≈ 10× slower on CPU)
+    out += [Case("conv_nnjax", f"lowering_{name}", 1, r) for name in conv_ops.LOWERINGS
+            if full or name not in ("xla", conv_ops.resolve())]
     out += [Case("conv_nnjax", v, sweep, r)
             for v in ("vmap", "sequential", "chunks2", "one_by_one", "auto")]
-    if settings.mode == "full":
-        out += [Case("conv_nnjax", v, 27, 2) for v in ("sequential", "chunks9", "auto")]
+    grid = ("vmap", "sequential", "chunks9", "one_by_one", "auto") if full else ("auto",)
+    out += [Case("conv_nnjax", v, 27, 2 if full else 1) for v in grid]
     return out
 
 
@@ -82,7 +86,11 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
                 os.environ["NNJAX_CACHE_DIR"] = old
     steady = sorted(seconds)[len(seconds) // 2] * case.seeds
     choice = first.info["map"]["choice"]
-    notes = f"fit, lowering {used}, runs mapped by {choice} ({first.info['map']['how']})"
+    executed = conv_ae.executed_flops_per_image(used) * conv_ae.batch_size(len(x)) * (
+        len(x) // conv_ae.batch_size(len(x)))
+    notes = (f"fit, lowering {used}, runs mapped by {choice} ({first.info['map']['how']}); "
+             f"executed {executed / steady * case.seeds / 1e9:.1f} GFLOP/s "
+             f"({conv_ae.executed_flops_per_image(used) / 1e6:.2f} MFLOP per image)")
     if "seconds_per_run_step" in first.info["map"]:
         notes += "; auto measured s/run-step " + ", ".join(
             f"{k} {v:.4f}" for k, v in first.info["map"]["seconds_per_run_step"].items())

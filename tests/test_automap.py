@@ -58,7 +58,7 @@ def test_auto_measures_once_then_reads_the_cache(tmp_path, monkeypatch):
     assert info["how"] == "measured"
     assert set(info["seconds_per_run_step"]) == {"vmap", "sequential", "chunks of 2",
                                                   "one by one"}
-    best = min(info["seconds_per_run_step"], key=info["seconds_per_run_step"].get)
+    best = automap.choose(info["seconds_per_run_step"])       # keys as described
     assert info["choice"] == best and first.info["chunk_size"] == info["chunk_size"]
     table = json.loads((tmp_path / automap.CACHE_FILE).read_text())
     assert table[info["key"]]["choice"] == best
@@ -84,3 +84,29 @@ def test_candidates_and_errors():
         fit_with(map="chunks")
     one = fit(MLP, CFG, (X, Y), runs=1, verify=False, progress=False)
     assert one.info["map"]["how"] == "default: one run"
+
+
+def test_fixed_cost_is_counted_once_per_epoch():
+    """A call costs f + k·c. Measured on 3 steps, one by one (f paid per run) looks
+    slower than a 4-run map (f paid per 4 runs) with a higher c; over an epoch of 20
+    steps, f matters less and one by one is faster."""
+    f, c1, c4 = 0.05, 0.054, 0.058
+    t1, t2 = f + 3 * c1, f + 6 * c1
+    assert automap.fixed_cost(t1, 3, t2, 6) == pytest.approx(f)
+    assert automap.fixed_cost(t1, 3, t1, 3) == 0.0
+    assert automap.fixed_cost(t1, 3, 3 * t1, 6) == 0.0                 # clipped at 0
+    seq = f + 4 * 3 * c4                                                 # 4 runs, 3 steps
+    assert t1 / 3 > seq / 12                                             # the naive view
+    one = automap.per_run_step(t1, 3, 1, f, 20)
+    four = automap.per_run_step(seq, 3, 4, f, 20)
+    assert one == pytest.approx((f + 20 * c1) / 20) and four == pytest.approx(
+        (f + 80 * c4) / 80)
+    assert one < four
+
+
+def test_choose_keeps_one_by_one_unless_another_clearly_leads():
+    one = automap.ONE_BY_ONE
+    assert automap.choose({"vmap": 0.50, "1": 0.97, one: 1.0}) == "vmap"
+    assert automap.choose({"vmap": 1.2, "1": 0.97, one: 1.0}) == one     # 3%: noise
+    assert automap.choose({"vmap": 1.2, "1": 0.94, one: 1.0}) == "1"
+    assert automap.choose({"vmap": 1.2, "2": 1.1, one: 1.0}) == one

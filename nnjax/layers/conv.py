@@ -116,9 +116,9 @@ def Conv2D(out_channels: int, kernel=3, stride=1, padding=0, *, use_bias: bool =
     Init as PyTorch: W, b ~ U(−1/√fan_in, 1/√fan_in), fan_in = I·kh·kw.
     From a torch weight Wt (O, I, kh, kw): ``w = Wt.permute(2, 3, 1, 0)``.
     The forward accepts any spatial size (like PyTorch) but checks rank and channels.
-    ``lowering``: ``"xla"``, ``"im2col"`` or ``"phase"`` (see :mod:`nnjax.layers.conv_ops`);
-    None: chosen when the layer is built (``conv_ops.lowering`` block,
-    ``$NNJAX_CONV_LOWERING``, the backend's default).
+    ``lowering``: ``"xla"``, ``"im2col"``, ``"phase"`` or ``"phasesum"`` (see
+    :mod:`nnjax.layers.conv_ops`); None: chosen when the layer is built
+    (``conv_ops.lowering`` block, ``$NNJAX_CONV_LOWERING``, the backend's default).
     """
     check_positive(name, "out_channels", out_channels)
     k = _pair(name, "kernel", kernel)

@@ -27,11 +27,17 @@ Lowerings (``LOWERINGS``):
   Σ_q y[m − q] · w[s·q + r]ᵀ``, i.e. one matmul of the stride-1 Q×Q patches of ``y``
   (padded by Q − 1 low) with a (Q²·O, s²·I) matrix that holds every output phase r,
   then depth-to-space (a reshape) and a crop: no zero insertion, one matmul. For s = 1 it
-  is im2col.
+  is im2col. The sub-pixel kernel holds zero taps (for k = 3, s = 2: 7 of 16), so the
+  adjoint's matmul runs 16/9 of the useful multiply-adds and more on the border phases.
+* ``"phasesum"``: ``phase``'s conv and kernel gradient; the adjoint as col2im *by output
+  phase*: one matmul ``C = y @ Wᵀ`` with exactly the useful multiply-adds (no patches of
+  y built), then each output phase r of x_pad is the sum over its own taps a = s·q + r of
+  ``C[m − q, a]``, unit-stride slices shifted by q (``lax.pad`` low, no interior padding),
+  and depth-to-space. XLA fuses the shifted sums and the interleave into loop fusions.
 
 Which lowering runs: the layer's ``lowering=`` argument, else :func:`lowering` (a
 context manager), else ``$NNJAX_CONV_LOWERING``, else the backend's default
-(:data:`BACKEND_DEFAULT`: CPU → ``"phase"``, the fastest measured on the conv
+(:data:`BACKEND_DEFAULT`: CPU → ``"phasesum"``, the fastest measured on the conv
 autoencoder, see benchmarks/TRIED.md; GPU/TPU → ``"xla"``). It is resolved when the
 layer is *built* (not when traced: jit's trace cache would not see a context change), so
 build the model inside the ``with lowering(...)`` block.
@@ -47,8 +53,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-LOWERINGS = ("xla", "im2col", "phase")
-BACKEND_DEFAULT = {"cpu": "phase"}      # any other backend: "xla"
+LOWERINGS = ("xla", "im2col", "phase", "phasesum")
+BACKEND_DEFAULT = {"cpu": "phasesum"}      # any other backend: "xla"
 ENV = "NNJAX_CONV_LOWERING"
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -224,6 +230,38 @@ def phase_conv_kernel_grad(x, dy, stride, pads, k):
     return dw.reshape(k[0], k[1], x.shape[3], dy.shape[3])
 
 
+# ------------------------------------------------------------------------------- phasesum
+def phasesum_conv_adjoint(y, w, stride, pads, in_hw):
+    """col2im by output phase. ``C = y @ Wᵀ`` (one matmul with exactly the useful
+    multiply-adds: (N·Ho·Wo, O)·(O, kh·kw·I)) holds ``C[i, a] = y[i] · w[a]ᵀ``; with
+    u = t + lo = s·m + r and a = s·q + r (so i = m − q)::
+
+        x_pad[s·m + r] = Σ_{q : s·q + r < k} C[m − q, s·q + r]
+
+    i.e. every output phase r is a sum of unit-stride shifted slices of C (one
+    ``lax.pad`` by q low each, no interior padding and no zero taps), then the phases are
+    interleaved (depth-to-space, a reshape) and cropped to [lo, lo + H)."""
+    k, ci, co = w.shape[:2], w.shape[2], w.shape[3]
+    n, ho, wo, _ = y.shape
+    m = [-(-(pads[d][0] + in_hw[d]) // stride[d]) for d in range(2)]     # phase rows needed
+    cols = (y @ w.reshape(-1, co).T).reshape(n, ho, wo, k[0], k[1], ci)
+    rows = []
+    for rh in range(stride[0]):
+        phase_row = []
+        for rw in range(stride[1]):
+            acc = None
+            for qh in range(-(-(k[0] - rh) // stride[0]) if rh < k[0] else 0):
+                for qw in range(-(-(k[1] - rw) // stride[1]) if rw < k[1] else 0):
+                    tap = cols[:, :, :, stride[0] * qh + rh, stride[1] * qw + rw, :]
+                    placed = _pad(tap, [(qh, m[0] - qh - ho, 0), (qw, m[1] - qw - wo, 0)])
+                    acc = placed if acc is None else acc + placed
+            phase_row.append(jnp.zeros((n, m[0], m[1], ci), y.dtype) if acc is None else acc)
+        rows.append(jnp.stack(phase_row, axis=3))                   # (N, M_h, M_w, s_w, I)
+    xp = jnp.stack(rows, axis=2).reshape(n, m[0] * stride[0], m[1] * stride[1], ci)
+    lo = [pads[d][0] for d in range(2)]
+    return lax.slice(xp, (0, lo[0], lo[1], 0), (n, lo[0] + in_hw[0], lo[1] + in_hw[1], ci))
+
+
 # ----------------------------------------------------------------------------- selection
 class Lowering(NamedTuple):
     """The three primitives of one lowering (signatures as in the module docstring)."""
@@ -238,6 +276,8 @@ _TABLE = {
     "xla": Lowering("xla", xla_conv, xla_conv_adjoint, xla_conv_kernel_grad),
     "im2col": Lowering("im2col", im2col_conv, im2col_conv_adjoint, im2col_conv_kernel_grad),
     "phase": Lowering("phase", phase_conv, phase_conv_adjoint, phase_conv_kernel_grad),
+    "phasesum": Lowering("phasesum", phase_conv, phasesum_conv_adjoint,
+                         phase_conv_kernel_grad),
 }
 _local = threading.local()
 

@@ -10,9 +10,11 @@ MLP, while a vmapped convolution network turns every matmul into a small batched
 can cost more per run than the runs one by one.
 
 ``map="auto"`` times each candidate once on a few training steps (the same per-run epoch
-``fit`` compiles, on the first ``STEPS`` batches of the data), picks the lowest time per
-run and caches the choice by program shape (model, input shape, run count, the settings
-that change the computation, backend and JAX version) in ``<cache>/automap.json``
+``fit`` compiles, on the first ``STEPS`` batches of the data; the fixed cost of a call is
+measured apart and counted once per epoch, :func:`measure`), picks the lowest time per
+run (one by one unless another leads by ``MARGIN``, :func:`choose`) and caches the
+choice by program shape (model, input shape, run count, the settings that change the
+computation, backend and JAX version) in ``<cache>/automap.json``
 (``$NNJAX_CACHE_DIR`` or ``~/.cache/nnjax``). A program smaller than ``MIN_WORK``
 (R · n_train · 3 × XLA's FLOP estimate of one example's forward: a sweep epoch of about
 0.1 s) is not worth the extra compilations and takes ``vmap``; so does one run, or a
@@ -38,6 +40,7 @@ MAPS = ("auto", "vmap", "sequential", "chunks", "one_by_one")
 STEPS = 3              # training steps timed per candidate
 MIN_WORK = 1e10        # FLOPs per epoch (≈ 0.1 s at 100 GFLOP/s) below which "auto" takes vmap
 CACHE_FILE = "automap.json"
+MARGIN = 0.05          # lead another mapping needs over one by one (see choose)
 
 
 def cache_path() -> Path:
@@ -127,12 +130,23 @@ def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
     if cached is not None:
         return _chunk(cached["chunk_size"]), {**cached, "how": "cached", "key": key}
     seconds = measure(model, config, x, y, runs)
-    best = min(seconds, key=seconds.get)
+    best = choose(seconds)
     entry = {"choice": describe(_key_chunk(best)), "chunk_size": _key_chunk(best),
              "seconds_per_run_step": {describe(_key_chunk(k)): v for k, v in seconds.items()},
              "steps": STEPS, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write_cache(key, entry)
     return _chunk(entry["chunk_size"]), {**entry, "how": "measured", "key": key}
+
+
+def choose(seconds: dict) -> str:
+    """The fastest key of :func:`measure`'s estimates, except that one by one (which costs
+    by construction what each run costs alone) stays the choice unless another mapping
+    measured at least ``MARGIN`` faster: a smaller lead is within the short measurement's
+    noise, and the sweep must not cost more per run than a run alone."""
+    best = min(seconds, key=seconds.get)
+    if ONE_BY_ONE in seconds and seconds[best] > (1 - MARGIN) * seconds[ONE_BY_ONE]:
+        return ONE_BY_ONE
+    return best
 
 
 def _key_chunk(k: str):
@@ -173,23 +187,37 @@ def program_key(model, config, in_shape, dtype, r: int) -> str:
 
 
 def measure(model, config, x, y, runs) -> dict:
-    """Seconds per run and training step of each :func:`candidates` mapping: the per-run
-    epoch of :func:`nnjax.train.program.build` on the first ``STEPS`` batches, compiled
-    and run once to warm up, then the best of at least two calls per candidate, in
-    interleaved rounds (up to ten, until each was timed for 0.5 s). Keys: ``"vmap"``, the
-    chunk size or ``"one by one"``."""
+    """Estimated seconds per run and training step of a full epoch for each
+    :func:`candidates` mapping. Each is the per-run epoch of
+    :func:`nnjax.train.program.build` on the first ``STEPS`` batches, compiled and run
+    once to warm up, then timed (best of at least two calls) in interleaved rounds (up to
+    ten, until each was timed for 0.5 s). Keys: ``"vmap"``, the chunk size or ``"one by
+    one"``.
+
+    A call costs ``f + k·c`` for k steps: f, fixed per call (dispatch, the epoch's
+    shuffle, the first step's cold caches), weighs E/k times more on k = ``STEPS`` steps
+    than in fit's epoch of E steps, and one by one pays it once per run where the other
+    mappings pay it once per R runs. So the one-run program is also timed on
+    k₂ = min(E, 2·STEPS) batches, ``f = (k₂·t₁ − k·t₂)/(k₂ − k)`` (clipped to [0, t₁]),
+    and a candidate whose call of r runs took t is estimated at
+    ``(f + (t − f)·E/k)/(r·E)`` per run-step of the epoch."""
     from nnjax.train.parallel import RunMapper
     from nnjax.train.runs import select
     from nnjax.train.setup import prepare
 
-    n = min(x.shape[0], STEPS * config.batch_size)
-    xs, ys = x[:n], (None if y is None else y[:n])
+    epoch_steps = max(1, x.shape[0] // config.batch_size)
+    k1 = min(STEPS, epoch_steps)
+    k2 = min(epoch_steps, 2 * STEPS)
     cfg = config.replace(epochs_per_call=1, epochs=1, early_stopping=None, drop_last=True)
     r = runs.size
     live = {}
-    for chunk in candidates(r):
-        mapper = RunMapper(chunk_size=None if chunk == ONE_BY_ONE else chunk)
-        subset = select(runs, np.arange(1)) if chunk == ONE_BY_ONE else runs  # one run's program
+    plan = [(chunk, k1) for chunk in candidates(r)] + ([("fixed", k2)] if k2 > k1 else [])
+    for chunk, k in plan:
+        n = k * config.batch_size
+        xs, ys = x[:n], (None if y is None else y[:n])
+        one = chunk in (ONE_BY_ONE, "fixed")
+        mapper = RunMapper(chunk_size=None if one else chunk)
+        subset = select(runs, np.arange(1)) if one else runs      # one run's program
         prep = prepare(model, cfg, subset, xs, ys, mapper=mapper)
         init, program, specs, shared = prep.init, prep.program, prep.specs, prep.shared
         carry, h = program(init(specs, None), specs, shared)      # compile and warm up
@@ -206,11 +234,27 @@ def measure(model, config, x, y, runs) -> dict:
             jax.block_until_ready(h)
             times.append(time.perf_counter() - t0)
         rounds += 1
-    out = {}
-    for chunk, (*_, times, steps) in live.items():
-        per_run = min(times) / (1 if chunk == ONE_BY_ONE else r)
-        out["vmap" if chunk is None else str(chunk)] = per_run / steps
-    return out
+    fixed = 0.0
+    if "fixed" in live:
+        *_, times2, s2 = live.pop("fixed")
+        fixed = fixed_cost(min(live[ONE_BY_ONE][4]), live[ONE_BY_ONE][5], min(times2), s2)
+    return {"vmap" if chunk is None else str(chunk):
+            per_run_step(min(times), steps, 1 if chunk == ONE_BY_ONE else r, fixed, epoch_steps)
+            for chunk, (*_, times, steps) in live.items()}
+
+
+def fixed_cost(t1: float, k1: int, t2: float, k2: int) -> float:
+    """f of ``t = f + k·c`` from calls of k1 and k2 > k1 steps (t1, t2), clipped to
+    [0, t1]; 0 when k2 ≤ k1."""
+    if k2 <= k1:
+        return 0.0
+    return min(max((k2 * t1 - k1 * t2) / (k2 - k1), 0.0), t1)
+
+
+def per_run_step(t: float, k: int, runs: int, fixed: float, epoch_steps: int) -> float:
+    """Seconds per run and step of an epoch of ``epoch_steps`` steps, from a call of
+    ``runs`` runs × k steps that took t: ``(f + (t − f)·E/k)/(runs·E)``."""
+    return (fixed + (t - fixed) * epoch_steps / k) / (runs * epoch_steps)
 
 
 def _read_cache() -> dict:

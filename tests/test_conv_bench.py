@@ -1,0 +1,58 @@
+"""The conv-AE benchmark's executed-FLOP count (benchmarks.conv_ae) against the matmuls
+XLA really runs: the dots of the compiled training step's optimized HLO."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks import conv_ae
+from benchmarks.profile import Hlo
+from nnjax.backprop import value_and_grad
+from nnjax.layers import conv_ops
+from nnjax.losses import mse
+from nnjax.models import conv_autoencoder
+
+
+@pytest.mark.parametrize("lowering", ["im2col", "phase", "phasesum"])
+def test_executed_flops_match_the_compiled_dots(lowering):
+    batch = 2
+    with conv_ops.lowering(lowering):
+        model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
+    params, state, _ = model.init(jax.random.key(0), (28, 28, 1))
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(batch, 28, 28, 1)), jnp.float32)
+    step = jax.jit(value_and_grad(model, mse, "manual"))
+    text = step.lower(params, state, x, x, jax.random.key(1)).compile().as_text()
+    dots = Hlo(text).dots()
+    assert all(d["per_call"] == 1 for d in dots)
+    assert sum(d["flops"] for d in dots) == batch * conv_ae.executed_flops_per_image(lowering)
+
+
+def test_useful_and_executed_counts():
+    """phase multiplies the zero taps of its sub-pixel kernels; the others only the
+    useful products (6·ΣMAC − 2·MAC of the first layer)."""
+    useful = conv_ae.flops_per_image()
+    assert useful == 6 * sum(conv_ae.layer_macs()) - 2 * conv_ae.layer_macs()[0]
+    assert conv_ae.executed_flops_per_image("im2col") == useful
+    assert conv_ae.executed_flops_per_image("phasesum") == useful
+    assert conv_ae.executed_flops_per_image("phase") > 1.4 * useful
+
+
+def test_plan_has_the_27_run_rows():
+    from benchmarks import nnjax_conv
+    from benchmarks.common import Settings
+    plan = lambda mode: {(c.variant, c.seeds) for c in nnjax_conv.cases(Settings.for_mode(mode))}
+    quick, full = plan("quick"), plan("full")
+    assert {("auto", 27), ("auto", 4), ("alone", 1), ("lowering_phase", 1)} <= quick
+    assert ("sequential", 27) not in quick and ("lowering_xla", 1) not in quick
+    assert {("lowering_xla", 1), ("lowering_phasesum", 1)} <= full
+    assert {(v, 27) for v in ("vmap", "sequential", "chunks9", "one_by_one", "auto")} <= full
+    assert all(seeds <= 2 for _, seeds in plan("tiny"))
+
+
+def test_goal_detail_uses_the_executed_count():
+    from benchmarks import conv_goals
+    record = {"gflops": 30.0, "notes": "fit, lowering phase, runs mapped by vmap (explicit)"}
+    ratio = conv_ae.executed_flops_per_image("phase") / conv_ae.flops_per_image()
+    assert conv_goals.executed_gflops(record) == pytest.approx(30.0 * ratio)
+    record["notes"] = "fit, lowering phasesum, runs mapped by sequential (measured)"
+    assert conv_goals.executed_gflops(record) == pytest.approx(30.0)
