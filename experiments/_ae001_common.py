@@ -144,4 +144,4 @@ def reconstruct(ae: AE, x, run: Optional[int] = None):
 CPU_NOTE = ("`cpu` preset: the paper's protocol with fewer epochs (≤{epochs}, patience"
             " {patience} on the validation loss, best epoch restored), seeds: {seeds}, and"
             " one batch order shared by the seeds (`shuffle='shared'`); the paper preset"
-            " allows ≤200 epochs with per-seed shuffling.")
+            " allows ≤200 epochs.")

@@ -30,7 +30,7 @@ PUBLISHED = {"mse_L4": 0.037, "mse_L64_d1": 0.0045}
 
 PRESETS = {
     "paper": {"latents": LATENTS, "depths": DEPTHS, "cells": None, "losses": ["mse", "bce"],
-              "seeds": 3, "epochs": 200, "patience": 5, "shuffle": "shared"},
+              "seeds": 3, "epochs": 200, "patience": 5, "shuffle": "shared", "tsne": True},
     "cpu": {"latents": LATENTS, "depths": [1, 5], "cells": CPU_CELLS,
             "losses": ["mse", "bce"], "seeds": 3, "epochs": 20, "patience": 5,
             "shuffle": "shared"},
@@ -67,10 +67,10 @@ def points_in_order(settings) -> list:
 
     def rank(p):
         (lat, d), loss = p["cell"], p["loss"]
+        if lat == min(settings["latents"]) and d == 1:     # cheapest, also the latent study's
+            return (0, loss != "mse")
         if loss == "mse" and (lat, d) == (top, 1):
-            return (0, 0)
-        if lat == min(settings["latents"]) and d == 1:
-            return (1, loss != "mse")
+            return (1, 0)
         if (lat, d) == (top, 1):
             return (2, 0)
         if loss == "mse" and lat == top:
@@ -95,8 +95,12 @@ def run(ctx) -> dict:
             def analyse(res):
                 out = {}
                 if lat == min(ctx["latents"]):       # the latent study's KNN on these codes
-                    out["knn"] = C.knn_scores(C.AE(p.model, *C.halves(ds, lat, d, loss),
-                                                   loss, res), ds, KNN_K)
+                    ae = C.AE(p.model, *C.halves(ds, lat, d, loss), loss, res)
+                    out["knn"] = C.knn_scores(ae, ds, KNN_K)
+                    if ctx.get("tsne") and d == 1 and loss == "mse":
+                        out["tsne"] = tsne_figure(ctx, C.encode(ae, ds.test.x,
+                                                                res.best_run("val_loss")),
+                                                  ds.test.y, f"L={lat}, d={d}")
                 return {**out, **cell_clock.read()}
             return p._replace(analyse=analyse)
         try:
@@ -137,8 +141,22 @@ def run(ctx) -> dict:
             "order": [cell_name(p["cell"][0], p["cell"][1], p["loss"]) for p in todo],
             "complete": not missing, "interrupted_at": stopped, "missing": missing,
             "runs": runs, "summary": summary, "published": PUBLISHED, "timing": timing,
+            "tsne": next((r["tsne"] for r in done if "tsne" in r), None),
             "gradcheck": C.gradcheck_summary(C.gradchecks(
                 {f"{r['loss']} ({r['latent']}, {r['depth']})": r for r in done}))}
+
+
+def tsne_figure(ctx, codes, y, what: str) -> dict:
+    """sklearn t-SNE of every test code (N, L) of one run, its figure and its cost."""
+    from sklearn.manifold import TSNE
+    clock = C.Clock()
+    xy = TSNE(n_components=2, perplexity=30.0, init="pca",
+              random_state=0).fit_transform(np.asarray(codes, np.float64))
+    cost = clock.read()
+    plots.scatter_2d(ctx.figure("tsne_L4_codes_test_set.png"), xy, np.asarray(y),
+                     class_names=[str(c) for c in range(10)],
+                     title=f"t-SNE of the {what} codes of the whole test set ({len(codes)} images)")
+    return {"points": int(len(codes)), **cost}
 
 
 def remaining_cost(per_cell, missing, ds, max_epochs) -> dict:
@@ -188,9 +206,10 @@ def figures(ctx, records, summary) -> None:
         mse = [r for r in mse if r["latent"] == top or r["depth"] == 1]
     series = {f"L={r['latent']}, d={r['depth']}": np.asarray(r["history"]["val_mse"], float)
               for r in mse}
-    plots.curves(ctx.figure("val_mse_curves_mse.png"), series, logy=True,
-                 title="AE trained with MSE: validation MSE per epoch",
-                 ylabel="validation MSE")
+    if series:
+        plots.curves(ctx.figure("val_mse_curves_mse.png"), series, logy=True,
+                     title="AE trained with MSE: validation MSE per epoch",
+                     ylabel="validation MSE")
 
 
 def published_for(latent, depth, loss):
@@ -329,6 +348,12 @@ def report(results) -> str:
     knn = [r for r in runs if "knn_their_protocol_top1" in r]
     if knn:
         lines.append(knn_note(results, knn))
+    if results.get("tsne"):
+        t = results["tsne"]
+        lines.append(f"\nt-SNE of the L=4, d=1 (MSE) codes of the whole test set ({t['points']}"
+                     f" images, best seed by validation loss; the latent study's figure):"
+                     f" sklearn TSNE took {t['wall_s']} s wall, {t['cpu_s']} CPU-s under a shared"
+                     " load (`tsne_L4_codes_test_set.png`).")
     tm = results.get("timing", {})
     lines.append(f"\nMachine time of the cells (summed over the stored cells, whichever call"
                  f" trained them, under a shared load): {tm.get('cells_cpu_s')} CPU-s,"

@@ -270,13 +270,24 @@ def verdicts(results) -> list:
 
 def knn_cause(results) -> str:
     """The gap to the source's 80.97%: the same code model stopped at fewer epochs."""
-    sh, s = results.get("short_codes"), results["summary"]
+    sh, s, cfg = results.get("short_codes"), results["summary"], results["config"]
     if not sh:
-        return ""
+        lat, d = cfg["codes"]
+        m = s[f"test_mse_codes_L{lat}_d{d}"]
+        ep = sorted({r["epochs_run"] for r in results["runs"] if r["role"] == "codes"})
+        return (f"\nWhy ours differs from the source's 0.8097 under its own protocol: this L={lat}"
+                f" code model stopped at ≤{cfg.get('code_epochs', cfg['epochs'])} epochs (epochs"
+                f" run: {', '.join(map(str, ep))}; the source allowed ≤200 with patience 5) and"
+                f" reconstructs at test MSE IQM {m['iqm']:.5f} against the source's 0.037 for"
+                " L=4: its codes are less trained. The ae-grid section scores the same 5-NN,"
+                " under both protocols, on the codes of its L=4, d=1 cells trained with the"
+                " source's early stopping, which measures how much of the gap the epochs"
+                " explain; this study's `cpu` preset now trains its code model that way and adds"
+                " a ≤20-epoch twin, so a rerun states the cause here.")
     a, b = stats.summary(sh["their_protocol_top1"]), s["knn_their_protocol_top1"]
     ma, mb = stats.summary(sh["test_mse"]), s[f"test_mse_codes_L{results['config']['codes'][0]}"
                                              f"_d{results['config']['codes'][1]}"]
-    ep = results.get("code_epochs_run", [])
+    ep = results.get("code_epochs_run") or []
     better = b["iqm"] > a["iqm"]
     return (f"\nWhy ours differs from the source's 0.8097 (same protocol): the L=4 code model"
             f" stopped at ≤{sh['max_epochs']} epochs (epochs run: {', '.join(map(str, sh['epochs_run']))})"
@@ -296,7 +307,7 @@ def report(results) -> str:
     if results.get("preset") == "cpu":
         lines.append(C.CPU_NOTE.format(**cfg) + f" The L=4 code model has {cfg['code_seeds']}"
                      f" seeds and early stopping at ≤{cfg.get('code_epochs', cfg['epochs'])}"
-                     " epochs (the source's protocol); the two d=5 models one seed each.\n")
+                     " epochs (the source: ≤200); the two d=5 models one seed each.\n")
     lines += [SUMMARY_HEADER] + ["| " + " | ".join(r) + " |" for r in headline(results)]
     lines.append(summary_row("… the one-vs-rest figure of it",
                              s["knn_legacy_ovr"], PUBLISHED["knn_legacy_ovr"]))
@@ -318,7 +329,7 @@ def report(results) -> str:
     lines.append(f"| total | {' | '.join(str(int(v)) for v in tot)} |"
                  f" {(tot[0] + tot[3]) / (len(t) * n):.4f} | 8097/1903/1903/88097 | 0.9619 |")
     ts = results["tsne"]
-    whole = ts["points"] == ts.get("of")
+    whole = ts["points"] == ts.get("of", 10000)
     lines += [f"\nt-SNE: {'the whole test set' if whole else 'random test codes (seed 0)'},"
               f" {ts['points']} codes, in {ts['wall_s']} s wall / {ts['cpu_s']} CPU-s (sklearn"
               " TSNE, under a shared load). Centroids: means of the"

@@ -151,16 +151,19 @@ def run(ctx) -> dict:
                        "cpu_s": rec["provenance"].get("cpu_seconds"),
                        **C.fit_info(rec["info"], ("first_call_seconds", "seconds_per_epoch"))}}
     name = f"L{main[0]}-d{main[1]}-e{main[2]}"
-    if name in out["denoisers"]:
+    shown = name if name in out["denoisers"] else next(iter(out["denoisers"]), None)
+    out.update(main=name if name in out["denoisers"] else None, shown=shown)
+    if shown is not None:                  # the source's denoiser, else the one that finished
+        name = shown
         dn = out["denoisers"][name]
-        out.update(main=name, summary=dn["summary"], sweep=dn["sweep"], best_run=dn["best_run"],
+        out.update(summary=dn["summary"], sweep=dn["sweep"], best_run=dn["best_run"],
                    examples=done[name]["record"]["analysis"].get("examples", {}))
         out["runs"] = [{"seed": s, "epochs_run": e, "mse_by_sigma": m, "psnr_by_sigma": p}
                        for s, e, m, p in zip(dn["seed"], dn["epochs_run"], dn["sweep"]["mse"],
                                              dn["sweep"]["psnr"])]
         figures(ctx, out["denoisers"], sigmas, val_noisy, name)
     else:
-        out.update(main=None, summary={}, runs=[])
+        out.update(summary={}, runs=[])
     return out
 
 
@@ -261,6 +264,8 @@ def verdicts(results) -> list:
 
 def headline(results) -> list:
     """First row: the denoised MSE at the training σ, the noisy input's beside it."""
+    if not results.get("summary"):
+        return []
     s, sw, cfg = results["summary"], results["sweep"], results["config"]
     rows = []
     for key, label, fmt in (("mse", "denoised MSE", ".4f"), ("psnr", "denoised PSNR (dB)", ".2f"),
@@ -281,11 +286,19 @@ def report(results) -> str:
     if results.get("preset") == "cpu":
         lines.append(C.CPU_NOTE.format(**cfg) + f" The source's denoiser ran ≤{SOURCE_MAX_EPOCHS}"
                      " epochs (patience 5).\n")
-    if not results.get("main"):
+    legacy = "denoisers" not in results      # a result from before the comparison existed
+    shown = "legacy" if legacy else results.get("shown", results.get("main"))
+    if not shown:
         return "\n".join(lines + [f"The L={cfg['latent']}, d={cfg['depth']} denoiser did not"
                                   " finish (interrupted)."])
     s, sw = results["summary"], results["sweep"]
-    lines.append(f"Denoising AE L={cfg['latent']}, d={cfg['depth']}, trained on"
+    dn = ({"latent": cfg["latent"], "depth": cfg["depth"]} if legacy
+          else results["denoisers"][shown])
+    if not legacy and not results.get("main"):
+        lines.append(f"**The source's L={cfg['latent']}, d={cfg['depth']} denoiser did not finish"
+                     f" before the deadline** (interrupted); the tables show the L={dn['latent']},"
+                     f" d={dn['depth']} denoiser (≤{dn['max_epochs']} epochs) instead.\n")
+    lines.append(f"Denoising AE L={dn['latent']}, d={dn['depth']}, trained on"
                  f" clip(x + N(0, {cfg['train_sigma']}²), 0, 1); test images corrupted at σ"
                  " (clipped, one fixed noise draw); MSE and mean per-image PSNR against the"
                  " clean image; accuracy of the source's MNIST MLP (trained on clean images)"
@@ -310,6 +323,7 @@ def report(results) -> str:
                  f" {{{', '.join(f'{w:g}' for w in wins)}}}." if wins else
                  "\nThe denoised MSE (IQM) is below the noisy input's at no σ > 0.")
     lines += ["\nThe source's conclusions, in our data:\n"] + verdicts(results)
+    lines.append(floor_note(results))
     lines.append(cause(results))
     lines.append(f"\nGradient check: {results['gradcheck']}.")
     lines.append("\nKnown faults of the source: none specific; the source showed one model, one"
@@ -318,10 +332,39 @@ def report(results) -> str:
     return "\n".join(lines)
 
 
+def floor_note(results) -> str:
+    """The shown denoiser's reconstruction of clean images (σ=0) against the noisy input at
+    the training σ: a model that reconstructs clean digits worse than the noise cannot
+    return denoised images better than its input."""
+    s, sw, cfg = results["summary"], results["sweep"], results["config"]
+    ts = float(cfg["train_sigma"])
+    if "mse_sigma0" not in s:
+        return ""
+    floor, noisy = s["mse_sigma0"]["iqm"], _at(sw, "input_mse", ts)
+    runs = results.get("runs", [])
+    ep = ", ".join(str(r["epochs_run"]) for r in runs)
+    shown = results.get("denoisers", {}).get(results.get("shown"), {})
+    cap = shown.get("max_epochs", cfg["epochs"])
+    capped = bool(runs) and all(r["epochs_run"] >= cap for r in runs)
+    return (f"\nMeasured cause: fed *clean* test images (σ=0), this denoiser returns MSE IQM"
+            f" {floor:.4f} ({stats.spread_text(s['mse_sigma0'])}), "
+            + (f"above the noisy σ={ts:g} input's {noisy:.4f}: even without noise it returns"
+               " digits further from the clean ones than the noisy input is, so its denoised"
+               " output cannot be expected to beat the input. The noise is not the problem;"
+               " reconstruction quality"
+               f" is (epochs run: {ep} of ≤{cap}"
+               + (": every run hit the cap before early stopping triggered)." if capped else ").")
+               if floor >= noisy else
+               f"below the noisy σ={ts:g} input's {noisy:.4f} (epochs run: {ep}): it"
+               " reconstructs well enough to gain from removing the noise."))
+
+
 def cause(results) -> str:
     """Why a denoiser does or does not beat its input: its reconstruction of *clean* images
     (σ=0) bounds what it can do, and the epoch where the validation loss passes the noisy
     input's, per denoiser that ran."""
+    if "denoisers" not in results:        # a result from before the comparison existed
+        return ""
     ts = float(results["config"]["train_sigma"])
     noisy = _at(results["sweep"], "input_mse", ts)
     rows = ["\nWhy (each denoiser trained at σ=0.2; σ=0 column: the MSE of its reconstruction"
@@ -336,7 +379,7 @@ def cause(results) -> str:
         rows.append(f"| L={dn['latent']}, d={dn['depth']} | {ep} (≤{dn['max_epochs']}) |"
                     f" {stats.spread_text(sm['mse_sigma0'])} |"
                     f" {stats.spread_text(sm[f'mse_sigma{ts:g}'])} | {first} |")
-    main = results["denoisers"][results["main"]]
+    main = results["denoisers"][results.get("shown", results["main"])]
     firsts = [f for f in main["first_epoch_below_noisy"] if f is not None]
     if firsts:
         rows.append(f"\nThe L={main['latent']}, d={main['depth']} denoiser beats its noisy"
@@ -346,7 +389,7 @@ def cause(results) -> str:
                     " remove (its clean-input MSE is above the noisy input's).")
         for name, dn in results["denoisers"].items():
             f = [v for v in dn["first_epoch_below_noisy"] if v is not None]
-            if name != results["main"] and f:
+            if name != results.get("shown", results["main"]) and f:
                 rows.append(f"The L={dn['latent']}, d={dn['depth']} denoiser passes it at"
                             f" epoch {min(f)}{'' if len(set(f)) == 1 else f'–{max(f)}'}"
                             f" ({'sooner' if max(f) < min(firsts) else 'not sooner'}): depth"

@@ -39,7 +39,7 @@ def _run(study, out):
 def test_grid_order_puts_the_published_cells_first_and_covers_the_grid():
     pts = ae_grid.points_in_order(ae_grid.PRESETS["paper"])
     names = [ae_grid.cell_name(*p["cell"], p["loss"]) for p in pts]
-    assert names[:2] == ["L64-d1-mse", "L4-d1-mse"]
+    assert names[:4] == ["L4-d1-mse", "L4-d1-bce", "L64-d1-mse", "L64-d1-bce"]
     assert names[4:8] == ["L64-d2-mse", "L64-d3-mse", "L64-d4-mse", "L64-d5-mse"]
     assert len(set(names)) == len(names) == 50
 
