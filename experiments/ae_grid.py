@@ -30,7 +30,7 @@ PUBLISHED = {"mse_L4": 0.037, "mse_L64_d1": 0.0045}
 
 PRESETS = {
     "paper": {"latents": LATENTS, "depths": DEPTHS, "cells": None, "losses": ["mse", "bce"],
-              "seeds": 3, "epochs": 200, "patience": 5, "shuffle": "shared", "tsne": True},
+              "seeds": 3, "epochs": 200, "patience": 5, "shuffle": "shared"},
     "cpu": {"latents": LATENTS, "depths": [1, 5], "cells": CPU_CELLS,
             "losses": ["mse", "bce"], "seeds": 3, "epochs": 20, "patience": 5,
             "shuffle": "shared"},
