@@ -159,6 +159,29 @@ def tsne_figure(ctx, codes, y, what: str) -> dict:
     return {"points": int(len(codes)), **cost}
 
 
+def full_grid_cost(results) -> str:
+    """For a reduced preset: what the source's full grid (every cell at ≤200 epochs) needs,
+    from this result's measured seconds per epoch (fitted linearly in the parameter count)."""
+    pc = results.get("timing", {}).get("per_cell", {})
+    per = {}
+    for name, c in pc.items():
+        lat, d = (int(t[1:]) for t in name.split("-")[:2])
+        if c.get("seconds_per_epoch"):
+            per[name] = {"params": n_params(log_widths(lat, d)),
+                         "seconds_per_epoch": c["seconds_per_epoch"], "epochs_run": [1]}
+    full = [cell_name(p["cell"][0], p["cell"][1], p["loss"])
+            for p in points_in_order(PRESETS["paper"])]
+    rem = remaining_cost(per, full, None, PRESETS["paper"]["epochs"])
+    if rem.get("hours_bound") is None:
+        return ""
+    return (f"The source's full grid ({rem['cells']} cells, {PRESETS['paper']['seeds']} seeds"
+            f" each, ≤{PRESETS['paper']['epochs']} epochs) needs at most"
+            f" {rem['hours_bound']:.1f} h on this machine ({rem['hours_bound'] / 10:.1f} h per 20"
+            " epochs every cell runs), from the seconds per epoch measured here (fitted linearly"
+            " in the parameter count, under a shared load); the `paper` preset runs it,"
+            " resumable, published cells first.\n")
+
+
 def remaining_cost(per_cell, missing, ds, max_epochs) -> dict:
     """Hours the ``missing`` cells need, from the cells that ran: seconds per epoch fitted
     linearly in the parameter count (least squares over the measured cells), times the
@@ -174,7 +197,8 @@ def remaining_cost(per_cell, missing, ds, max_epochs) -> dict:
     params = []
     for name in missing:
         lat, d = (int(t[1:]) for t in name.split("-")[:2])
-        params.append(n_params(C.widths_for(ds, lat, d)))
+        params.append(n_params(C.widths_for(ds, lat, d) if ds is not None
+                               else log_widths(lat, d)))
     sec = np.maximum(icpt + slope * np.asarray(params, float), s.min())
     return {"cells": len(missing), "fit_seconds_per_epoch": [float(icpt), float(slope)],
             "median_epochs_measured": float(np.median(e)),
@@ -328,6 +352,7 @@ def report(results) -> str:
                      f" (L, d) shapes, {shapes}, each with both losses. With"
                      f" ≤{cfg['epochs']} epochs instead of ≤200, deeper models (slower to"
                      " train) are handicapped: read the depth comparison as \"at equal epochs\".\n")
+        lines.append(full_grid_cost(results))
     elif results.get("preset") == "paper":
         lines.append(f"`paper` preset: the source's protocol (≤{cfg['epochs']} epochs, patience"
                      f" {cfg['patience']} on the validation loss, best epoch restored), seeds:"
