@@ -112,9 +112,9 @@ def run(ctx) -> dict:
                 ae = C.AE(p.model, *C.halves(ds, lat, d, "mse"), "mse", res)
                 out = {"sweep": sweep(ae, ds.test.x, ds.test.y, sigmas, clf()),
                        "best_run": res.best_run("val_loss")}
-                if (lat, d, epochs) == main:
-                    out["examples"] = examples(ctx, ae, out["best_run"], ds.test.x, ds.test.y,
-                                               sigmas)
+                out["examples"] = examples(ctx, ae, out["best_run"], ds.test.x, ds.test.y,
+                                           sigmas, (lat, d),
+                                           "" if (lat, d, epochs) == main else f"_L{lat}-d{d}")
                 return out
             return p._replace(analyse=analyse)
         name = f"L{lat}-d{d}-e{epochs}"
@@ -208,8 +208,9 @@ def figures(ctx, denoisers, sigmas, val_noisy, main) -> None:
                  ylabel="validation MSE")
 
 
-def examples(ctx, ae, run, x, y, sigmas) -> dict:
-    """Original / noisy input (exactly what the model received) / denoised, one per digit."""
+def examples(ctx, ae, run, x, y, sigmas, shape, suffix: str = "") -> dict:
+    """Original / noisy input (exactly what the model received) / denoised, one per digit,
+    by the (L, d) = ``shape`` denoiser; files ``denoise_sigma<σ><suffix>.png``."""
     idx = C.one_per_class(y)
     out = {}
     for s in ctx["show"]:
@@ -217,11 +218,11 @@ def examples(ctx, ae, run, x, y, sigmas) -> dict:
         i = sigmas.index(s) if s in sigmas else len(sigmas)
         xn = noisy_copy(x, s, i)[idx]          # the rows of the same array the sweep used
         den = C.reconstruct(ae, xn, run)
-        name = f"denoise_sigma{s:g}.png"
+        name = f"denoise_sigma{s:g}{suffix}.png"
         plots.image_grid(ctx.figure(name), [x[idx], xn, den],
                          row_titles=["original", f"noisy σ={s:g}", "denoised"],
                          title=f"Denoising at σ={s:g} (trained at σ={ctx['train_sigma']}),"
-                               f" L={ctx['latent']}, d={ctx['depth']}")
+                               f" L={shape[0]}, d={shape[1]}")
         out[name] = {"sigma": s, "test_index": idx.tolist(), "input_psnr": psnr_mean(xn, x[idx]),
                      "denoised_psnr": psnr_mean(den, x[idx])}
     return out

@@ -120,7 +120,8 @@ def test_tiny_presets_run_and_report(tmp_path, monkeypatch):
 
     den = _run(denoising.STUDY, tmp_path)
     assert set(den["figures"]) >= {"psnr_vs_sigma.png", "mse_vs_sigma.png",
-                                   "denoise_sigma0.2.png", "denoise_sigma0.6.png"}
+                                   "denoise_sigma0.2.png", "denoise_sigma0.6.png",
+                                   "denoise_sigma0.6_L8-d1.png", "val_loss_curves.png"}
     sw = den["sweep"]
     assert np.isnan(sw["input_psnr"][0]) and sw["input_mse"][0] == 0.0   # σ = 0: clean input
     assert np.all(np.diff(sw["input_mse"]) > 0)                          # noisier with σ
