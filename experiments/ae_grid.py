@@ -358,8 +358,9 @@ def report(results) -> str:
                      f" {cfg['patience']} on the validation loss, best epoch restored), seeds:"
                      f" {cfg['seeds']} per cell, one batch order shared by the seeds of a cell"
                      " (`shuffle='shared'`; the source trained one seed per cell, so a shared"
-                     " order changes nothing it fixed). Cells run in the order: published cells"
-                     " first, then the MSE L=64 column, then the rest cheapest first.\n")
+                     " order changes nothing it fixed). Cells run in the order: the two with a"
+                     " published number (L=4, d=1 and L=64, d=1), each with both losses, then"
+                     " the MSE L=64 column, then the rest cheapest first.\n")
         lines.append(completeness(results))
     lines += ["Test MSE of the reconstruction in [0, 1] pixel space (BCE models through"
               " sigmoid), per cell over seeds:\n", SUMMARY_HEADER]
