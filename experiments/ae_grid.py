@@ -337,7 +337,10 @@ def headline(results) -> list:
     for lat, d, loss in order:
         key = cell_name(lat, d, loss)
         if key in s:
-            row = summary_row(f"test MSE, L={lat}, d={d}, {loss.upper()}", s[key],
+            part = ("" if rows or results.get("complete", True) else
+                    f" (partial grid: {len(results['order']) - len(results['missing'])} of"
+                    f" {len(results['order'])} cells ran)")
+            row = summary_row(f"test MSE, L={lat}, d={d}, {loss.upper()}{part}", s[key],
                               published_for(lat, d, loss), fmt=".5f")
             rows.append(tuple(c.strip() for c in row.strip().strip("|").split(" | ")))
     return rows
