@@ -66,14 +66,46 @@ def train_ae(ctx, ds, latent: int, depth: int, loss: str = "mse", *, seeds=None,
     p = problem(ds, latent, depth, loss, ctx.settings, epochs=epochs, noise_std=noise_std)
     res = ctx.fit(f"ae-{latent}-{depth}-{loss}", p.model, p.config, p.train, p.val, p.test,
                   runs=seeds or ctx["seeds"], verify=ctx.get("verify", True))
-    widths = widths_for(ds, latent, depth)
-    enc, dec = dense_encoder_decoder(widths, logits=(loss == "bce"))
-    return AE(p.model, enc, dec, widths, loss, res)
+    return AE(p.model, *halves(ds, latent, depth, loss), loss, res)
 
 
 def widths_for(ds, latent: int, depth: int) -> list:
     """``log_widths`` for the input size of ``ds``."""
     return log_widths(int(latent), int(depth), in_dim=int(np.prod(ds.train.x.shape[1:])))
+
+
+def checkpoint(ctx, name: str):
+    """Where a long fit saves its training state every epoch (and resumes from), inside the
+    study's store (``*.ckpt``, not committed); None for the tiny test runs."""
+    if ctx.tiny:
+        return None
+    folder = ctx.out / "store" / "checkpoints" / ctx.preset
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / f"{name}.ckpt")
+
+
+def halves(ds, latent: int, depth: int, loss: str):
+    """``(encoder, decoder, widths)`` of the (latent, depth) AE on ``ds``."""
+    widths = widths_for(ds, latent, depth)
+    enc, dec = dense_encoder_decoder(widths, logits=(loss == "bce"))
+    return enc, dec, widths
+
+
+def knn_top1(train_codes, train_y, test_codes, test_y, k: int) -> float:
+    """Top-1 accuracy of a k-NN (sklearn) fitted on (train_codes, train_y), scored on test."""
+    from sklearn.neighbors import KNeighborsClassifier
+    clf = KNeighborsClassifier(n_neighbors=int(k)).fit(train_codes, train_y)
+    return float(np.mean(clf.predict(test_codes) == np.asarray(test_y)))
+
+
+def knn_scores(ae: AE, ds, k: int) -> dict:
+    """Per run: 5-NN top-1 on the codes, fitted on the training codes and scored on the
+    test codes (``top1``), and the source's protocol, fitted and scored on the same test
+    codes (``their_protocol_top1``): lists of floats, one per run."""
+    tr, te = encode(ae, ds.train.x), encode(ae, ds.test.x)
+    return {"top1": [knn_top1(tr[r], ds.train.y, te[r], ds.test.y, k) for r in range(len(te))],
+            "their_protocol_top1": [knn_top1(te[r], ds.test.y, te[r], ds.test.y, k)
+                                    for r in range(len(te))]}
 
 
 def run_metrics(ae: AE) -> dict:
@@ -112,4 +144,4 @@ def reconstruct(ae: AE, x, run: Optional[int] = None):
 CPU_NOTE = ("`cpu` preset: the paper's protocol with fewer epochs (≤{epochs}, patience"
             " {patience} on the validation loss, best epoch restored), seeds: {seeds}, and"
             " one batch order shared by the seeds (`shuffle='shared'`); the paper preset"
-            " allows ≤200 epochs with per-seed shuffling.")
+            " allows ≤200 epochs.")

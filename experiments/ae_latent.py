@@ -9,26 +9,28 @@ are reported beside the real top-1 accuracy.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from . import _ae001_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row
+from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
 from nnjax.analysis import plots, stats
 
 ROLES = ("recon", "codes", "interp")
 PRESETS = {
     "paper": {"recon": [32, 5], "codes": [4, 1], "interp": [64, 5], "seeds": 3,
               "code_seeds": 3, "epochs": 200, "patience": 5, "shuffle": "per_run",
-              "knn_k": 5, "tsne_points": 5000},
+              "knn_k": 5, "tsne_points": 10000, "short_epochs": 20},
     "cpu": {"recon": [32, 5], "codes": [4, 1], "interp": [64, 5], "seeds": 1,
-            "code_seeds": 3, "epochs": 20, "patience": 5, "shuffle": "shared",
-            "knn_k": 5, "tsne_points": 3000},
+            "code_seeds": 3, "epochs": 20, "code_epochs": 200, "patience": 5,
+            "shuffle": "shared", "knn_k": 5, "tsne_points": 10000, "short_epochs": 20},
     "quick": {"recon": [32, 5], "codes": [4, 1], "interp": [64, 5], "seeds": 1,
               "code_seeds": 2, "epochs": 2, "patience": 5, "shuffle": "shared",
               "knn_k": 5, "tsne_points": 1000},
     "tiny": {"recon": [4, 1], "codes": [4, 1], "interp": [4, 1], "seeds": 2,
-             "code_seeds": 2, "epochs": 2, "patience": 5, "shuffle": "shared",
-             "knn_k": 5, "tsne_points": 200, "verify": False},
+             "code_seeds": 2, "epochs": 2, "code_epochs": 3, "patience": 5, "shuffle": "shared",
+             "knn_k": 5, "tsne_points": 200, "short_epochs": 1, "verify": False},
 }
 # the source's table: class: (TP, FP, FN, TN, one-vs-rest accuracy)
 PUBLISHED_TABLE = {0: (914, 123, 66, 8897, .9811), 1: (1113, 42, 22, 8823, .9936),
@@ -76,17 +78,32 @@ def knn(train_codes, train_y, test_codes, test_y, k: int) -> np.ndarray:
 
 
 def train_models(ctx, ds) -> dict:
-    """One fit per distinct (L, d) shape; the codes model gets ``code_seeds`` seeds."""
+    """One fit per distinct (L, d) shape; the codes model gets ``code_seeds`` seeds and
+    ``code_epochs`` (default ``epochs``) epochs at most."""
     shapes = {}
     for role in ROLES:
         shapes.setdefault(tuple(ctx[role]), []).append(role)
     out = {}
     for (lat, d), roles in shapes.items():
-        seeds = max(ctx["code_seeds"] if "codes" in roles else 1, ctx["seeds"])
-        ae = C.train_ae(ctx, ds, lat, d, "mse", seeds=seeds)
+        codes = "codes" in roles
+        seeds = max(ctx["code_seeds"] if codes else 1, ctx["seeds"])
+        epochs = ctx.get("code_epochs", ctx["epochs"]) if codes else ctx["epochs"]
+        ae = C.train_ae(ctx, ds, lat, d, "mse", seeds=seeds, epochs=epochs)
         for role in roles:
             out[role] = ae
     return out
+
+
+def short_codes(ctx, ds) -> Optional[dict]:
+    """The KNN-gap hypothesis: the same code model stopped at ``short_epochs`` (the earlier
+    preset's budget); its test MSE and 5-NN top-1 under both protocols, per seed."""
+    if not ctx.get("short_epochs"):
+        return None
+    lat, d = ctx["codes"]
+    ae = C.train_ae(ctx, ds, lat, d, "mse", seeds=ctx["code_seeds"], epochs=ctx["short_epochs"])
+    return {"max_epochs": int(ctx["short_epochs"]), "epochs_run": C.run_metrics(ae)["epochs_run"],
+            "test_mse": [float(v) for v in ae.res.test["mse"]],
+            **C.knn_scores(ae, ds, ctx["knn_k"])}
 
 
 def run(ctx) -> dict:
@@ -137,6 +154,7 @@ def run(ctx) -> dict:
     plots.confusion_matrix(ctx.figure("knn_confusion.png"), cm_best, list(ds.class_names),
                            title=f"{k}-NN on L={ctx['codes'][0]} codes (fit: train, score: test)")
     tsne = tsne_figure(ctx, te_codes[b], ds.test.y)
+    short = short_codes(ctx, ds)
 
     # class-centroid interpolation (centroids of the test codes)
     same = models["interp"] is codes_ae
@@ -146,21 +164,25 @@ def run(ctx) -> dict:
             "published": PUBLISHED, "gradcheck": C.gradcheck_summary(C.gradchecks(dict(enumerate(infos)))),
             "knn": {"k": k, "best_run": b, "runs": knn_runs,
                     "table_best_run": ovr_table(cm_best)},
-            "tsne": tsne, "interpolation": interp,
+            "tsne": tsne, "interpolation": interp, "short_codes": short,
+            "code_epochs_run": [int(e) for e in codes_ae.res.epochs_run],
             "timing": {"training": train_clock, "total": clock.read(), "fits": infos}}
 
 
 def tsne_figure(ctx, codes, y) -> dict:
     from sklearn.manifold import TSNE
     n = min(int(ctx["tsne_points"]), len(codes))
-    pick = np.sort(np.random.default_rng(0).choice(len(codes), n, replace=False))
+    pick = (np.arange(n) if n == len(codes) else
+            np.sort(np.random.default_rng(0).choice(len(codes), n, replace=False)))
     clock = C.Clock()
     xy = TSNE(n_components=2, perplexity=min(30.0, n / 4), init="pca",
               random_state=0).fit_transform(np.asarray(codes[pick], np.float64))
     plots.scatter_2d(ctx.figure("tsne_codes.png"), xy, y[pick],
                      class_names=[str(c) for c in range(10)],
-                     title=f"t-SNE of L={codes.shape[1]} test codes ({n} random test images)")
-    return {"points": n, "subsample_seed": 0, **clock.read()}
+                     title=f"t-SNE of L={codes.shape[1]} test codes"
+                           + (" (the whole test set)" if n == len(codes) else
+                              f" ({n} random test images)"))
+    return {"points": n, "of": len(codes), "subsample_seed": 0, **clock.read()}
 
 
 def interpolation_figures(ctx, ae, run, codes, y) -> dict:
@@ -186,25 +208,118 @@ def interpolation_figures(ctx, ae, run, codes, y) -> dict:
     return {"centroids_from": "test codes", "steps": len(ts)}
 
 
+def _row(label, summ, published, fmt=".4f"):
+    return tuple(c.strip() for c in summary_row(label, summ, published, fmt).strip().strip("|")
+                 .split(" | "))
+
+
+def headline(results) -> list:
+    """First row: 5-NN top-1 on the L=4 codes under the source's protocol (its 80.97%)."""
+    s, cfg = results["summary"], results["config"]
+    rows = [_row("5-NN top-1 on L=4 codes, the source's protocol (fit & score test codes)",
+                 s["knn_their_protocol_top1"], PUBLISHED["knn_top1_their_protocol"]),
+            _row("… the source's one-vs-rest figure of it", s["knn_their_protocol_legacy_ovr"],
+                 PUBLISHED["knn_legacy_ovr"]),
+            _row("5-NN top-1 on L=4 codes, fit train codes → score test", s["knn_top1"], None)]
+    for role in ROLES:
+        lat, d = cfg[role]
+        rows.append(_row(f"test MSE, L={lat}, d={d} ({role})",
+                         s[f"test_mse_{role}_L{lat}_d{d}"], None, ".5f"))
+    return rows
+
+
+def recall(cm) -> np.ndarray:
+    cm = np.asarray(cm, float)
+    return np.diag(cm) / cm.sum(axis=1)
+
+
+def within(summ, published: float) -> bool:
+    """Our IQM is at or above ``published``, or ``published`` lies within our seeds' values."""
+    vals = [v for v in summ.get("values") or () if v is not None]
+    return bool(summ["iqm"] >= published or (vals and min(vals) <= published <= max(vals)))
+
+
+def verdicts(results) -> list:
+    """One line per conclusion of the source about its latent space, from ``results``."""
+    s, kn = results["summary"], results["knn"]
+    out = []
+    tp = s["knn_their_protocol_top1"]
+    out.append(verdict("A 5-NN on the L=4 codes is accurate: \"96.19%\" (= 8097/10000 correct,"
+                       " fitted and scored on the test codes; criterion: ours at least that, or"
+                       " it lies within our seeds)",
+                       within(tp, PUBLISHED["knn_top1_their_protocol"]),
+                       f"ours under that protocol IQM {tp['iqm']:.4f} ({stats.spread_text(tp)})"
+                       f" against {PUBLISHED['knn_top1_their_protocol']}; fitted on the training"
+                       f" codes and scored on the test codes IQM {s['knn_top1']['iqm']:.4f}."
+                       " \"96.19%\" is the one-vs-rest mean 0.8 + 0.2·accuracy, not an accuracy."))
+    rec = np.mean([recall(r["confusion"]) for r in kn["runs"]], axis=0)     # per class, mean
+    order = np.argsort(rec)
+    low = set(order[:4].tolist())
+    out.append(verdict("\"1\" is classified best, the ambiguous \"5\" and \"3\" worse (criterion: 1"
+                       " has the highest per-class recall, 5 and 3 are among the four lowest)",
+                       bool(order[-1] == 1 and {3, 5} <= low),
+                       "per-class recall (mean over seeds, fit train → score test): "
+                       + ", ".join(f"{c}: {rec[c]:.3f}" for c in order[::-1]) + "."))
+    conf = np.sum([np.asarray(r["confusion"], float) for r in kn["runs"]], axis=0)
+    np.fill_diagonal(conf, 0)
+    sym = conf + conf.T
+    near = {c: int(np.argmax(sym[c])) for c in range(10)}
+    ok = near[4] == 9 and near[9] == 4 and all(near[c] in {3, 5, 8} for c in (3, 5, 8))
+    out.append(verdict("Similar digits (4–9, 3–5–8) lie close in the latent space (criterion: in"
+                       " the 5-NN's confusions, 4 and 9 are each other's most confused class and"
+                       " 3, 5, 8 are most confused within {3, 5, 8})", ok,
+                       "most confused class: " + ", ".join(f"{c}→{near[c]}" for c in range(10))
+                       + " (both directions, summed over seeds)."))
+    out.append(verdict("The latent space is continuous and semantically organised (centroid"
+                       " interpolation)", None, "qualitative: see the interpolation figures."))
+    return out
+
+
+def knn_cause(results) -> str:
+    """The gap to the source's 80.97%: the same code model stopped at fewer epochs."""
+    sh, s, cfg = results.get("short_codes"), results["summary"], results["config"]
+    if not sh:
+        lat, d = cfg["codes"]
+        m = s[f"test_mse_codes_L{lat}_d{d}"]
+        ep = sorted({r["epochs_run"] for r in results["runs"] if r["role"] == "codes"})
+        return (f"\nWhy ours differs from the source's 0.8097 under its own protocol: this L={lat}"
+                f" code model stopped at ≤{cfg.get('code_epochs', cfg['epochs'])} epochs (epochs"
+                f" run: {', '.join(map(str, ep))}; the source allowed ≤200 with patience 5) and"
+                f" reconstructs at test MSE IQM {m['iqm']:.5f} against the source's 0.037 for"
+                " L=4: its codes are less trained. The ae-grid section scores the same 5-NN,"
+                " under both protocols, on the codes of its L=4, d=1 cells trained with the"
+                " source's early stopping, which measures how much of the gap the epochs"
+                " explain; this study's `cpu` preset now trains its code model that way and adds"
+                " a ≤20-epoch twin, so a rerun states the cause here.")
+    a, b = stats.summary(sh["their_protocol_top1"]), s["knn_their_protocol_top1"]
+    ma, mb = stats.summary(sh["test_mse"]), s[f"test_mse_codes_L{results['config']['codes'][0]}"
+                                             f"_d{results['config']['codes'][1]}"]
+    ep = results.get("code_epochs_run") or []
+    better = b["iqm"] > a["iqm"]
+    return (f"\nWhy ours differs from the source's 0.8097 (same protocol): the L=4 code model"
+            f" stopped at ≤{sh['max_epochs']} epochs (epochs run: {', '.join(map(str, sh['epochs_run']))})"
+            f" reconstructs at test MSE IQM {ma['iqm']:.5f} and scores IQM {a['iqm']:.4f}"
+            f" ({stats.spread_text(a)}); trained with early stopping (epochs run:"
+            f" {', '.join(map(str, ep))}) it reconstructs at {mb['iqm']:.5f} and scores"
+            f" {b['iqm']:.4f} ({stats.spread_text(b)}): more training "
+            + ("raises" if better else "does not raise") + " the KNN accuracy, so the number of"
+            " epochs " + ("explains" if better else "does not explain") + " the gap"
+            + (f" ({'closed' if b['iqm'] >= PUBLISHED['knn_top1_their_protocol'] else 'narrowed, not closed'})"
+               if better else "") + ". (The source trained one seed; ours show every seed.)")
+
+
 def report(results) -> str:
     s, cfg = results["summary"], results["config"]
     lines = []
     if results.get("preset") == "cpu":
         lines.append(C.CPU_NOTE.format(**cfg) + f" The L=4 code model has {cfg['code_seeds']}"
-                     " seeds; the two d=5 models one each.\n")
-    lines.append(SUMMARY_HEADER)
-    for role in ROLES:
-        lat, d = cfg[role]
-        key = f"test_mse_{role}_L{lat}_d{d}"
-        lines.append(summary_row(f"test MSE, L={lat}, d={d} ({role})", s[key], None, ".5f"))
-    lines += [summary_row("5-NN top-1 accuracy (fit train codes, score test)", s["knn_top1"],
-                          None),
-              summary_row("… the source's one-vs-rest figure of it", s["knn_legacy_ovr"],
-                          PUBLISHED["knn_legacy_ovr"]),
-              summary_row("5-NN top-1, the source's protocol (fit & score test codes)",
-                          s["knn_their_protocol_top1"], PUBLISHED["knn_top1_their_protocol"]),
-              summary_row("… the source's one-vs-rest figure of it",
-                          s["knn_their_protocol_legacy_ovr"], PUBLISHED["knn_legacy_ovr"])]
+                     f" seeds and early stopping at ≤{cfg.get('code_epochs', cfg['epochs'])}"
+                     " epochs (the source: ≤200); the two d=5 models one seed each.\n")
+    lines += [SUMMARY_HEADER] + ["| " + " | ".join(r) + " |" for r in headline(results)]
+    lines.append(summary_row("… the one-vs-rest figure of it",
+                             s["knn_legacy_ovr"], PUBLISHED["knn_legacy_ovr"]))
+    lines += ["\nThe source's conclusions, in our data:\n"] + verdicts(results)
+    lines.append(knn_cause(results))
     kn = results["knn"]
     t = np.asarray(kn["table_best_run"])
     n = int(t[0].sum())
@@ -220,16 +335,20 @@ def report(results) -> str:
     tot = t.sum(axis=0)
     lines.append(f"| total | {' | '.join(str(int(v)) for v in tot)} |"
                  f" {(tot[0] + tot[3]) / (len(t) * n):.4f} | 8097/1903/1903/88097 | 0.9619 |")
-    lines += [f"\nt-SNE: {results['tsne']['points']} random test codes (seed 0). Centroids:"
-              f" means of the {results['interpolation']['centroids_from']}.",
+    ts = results["tsne"]
+    whole = ts["points"] == ts.get("of", 10000)
+    lines += [f"\nt-SNE: {'the whole test set' if whole else 'random test codes (seed 0)'},"
+              f" {ts['points']} codes, in {ts['wall_s']} s wall / {ts['cpu_s']} CPU-s (sklearn"
+              " TSNE, under a shared load). Centroids: means of the"
+              f" {results['interpolation']['centroids_from']}.",
               "\nKnown faults of the source behind differences:",
               "- its \"96.19%\" is Σ(TP+TN)/(10·N) over one-vs-rest splits = 0.8 + 0.2·accuracy;"
               " the real top-1 accuracy was 80.97%, and its KNN was fitted and scored on the same"
               " test codes (each point is its own nearest neighbour); ours fits on training"
               " codes and reports top-1, with the legacy figure beside it.",
-              "- one seed: we train several seeds for the L=4 code model and give IQM and CIs."]
+              "- one seed: we train several seeds for the L=4 code model and show every value."]
     return "\n".join(lines)
 
 
 STUDY = Study("ae-latent", "001", "Autoencoder latent space: t-SNE, KNN, interpolation",
-              PRESETS, run, report)
+              PRESETS, run, report, headline=headline)
