@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Mapping, Optional
 
 from nnjax.study import verdict
+from nnjax.study import verdict as _verdict
 
 
 def interval(s: Mapping) -> tuple:
@@ -73,10 +74,13 @@ def _activation(r) -> list:
     return lines
 
 
-def _batch(r) -> list:
-    b = _rows(r, "batch size")
+def _batch(r, sweep: str = "batch size", tag: str = "") -> list:
+    b = _rows(r, sweep)
     if not b:
         return []
+
+    def verdict(claim, holds, evidence):          # the claim, marked with its sweep
+        return _verdict(tag + claim, holds, evidence)
     sizes = sorted(b, key=int)
     best = max(sizes, key=lambda k: b[k][0]["iqm"])
     medium = [k for k in ("64", "128") if k in b]
@@ -155,7 +159,11 @@ def _optimizer(r) -> list:
 def conclusions(r: Mapping) -> list:
     """One verdict line per conclusion of the source about its sweeps (those whose boxes
     ran; a sweep that did not run gives no line)."""
-    return _activation(r) + _batch(r) + _hidden(r) + _optimizer(r)
+    batch = [name for name in r["sweeps"] if name.startswith("batch size")]
+    lines = _activation(r)
+    for name in batch:
+        lines += _batch(r, name, f"[{name}] " if len(batch) > 1 else "")
+    return lines + _hidden(r) + _optimizer(r)
 
 
 def headline_row(label: str, s: Mapping, published: Optional[float]) -> tuple:

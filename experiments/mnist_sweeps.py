@@ -37,6 +37,11 @@ SOURCE_NAMES = {"sgd": "SGD lr .01, damped gradient",
                 "momentum": "SGD momentum .9 lr .01, damped gradient"}
 PUBLISHED[SOURCE_SWEEP] = {SOURCE_NAMES[o]: PUBLISHED["optimizer"][OPT_NAMES[o]]
                            for o in SOURCE_NAMES}
+# the batch sweep with one shared batch order (the earlier `cpu` run, fewer seeds for the
+# small batches), shown beside the per-run one where that did not run every batch size
+SHARED_BATCH = "batch size, shared order"
+PUBLISHED[SHARED_BATCH] = PUBLISHED["batch size"]
+FIGURES = {SHARED_BATCH: "boxplot_batch_shared.png", SOURCE_SWEEP: "boxplot_deviation.png"}
 LOSSES = {"exact": None, "source_damped": faults.damped_softmax_cross_entropy}
 
 _ALL = {"activations": ["tanh", "sigmoid", "relu"], "batch_sizes": [8, 16, 32, 64, 128, 256],
@@ -49,7 +54,9 @@ PRESETS = {
     # the same configuration; plus the deviation test of the source's damped gradient
     "cpu": {"seeds": 15, "epochs": 50, "patience": 5, "shuffle": "shared",
             "batch_shuffle": "per_run", "source_gradient": True, "source_gradient_seeds": 5,
-            "legacy_store": "cpu", **_ALL},
+            "legacy_store": "cpu", **_ALL,
+            "shared_batch_sizes": [8, 16, 32, 64, 128, 256],
+            "shared_seeds_by_batch": {"8": 5, "16": 5, "32": 10}},
     # a look at every sweep in about two minutes: 3 seeds, 2 epochs, 5 configurations
     "quick": {"seeds": 3, "epochs": 2, "patience": 5, "shuffle": "shared",
               "activations": ["sigmoid", "relu"], "batch_sizes": [128, 256],
@@ -85,9 +92,9 @@ def plan(s) -> tuple:
     the batch-size sweep (the sizes the source's claims need first), then the rest."""
     points = {}
 
-    def k(seeds=None, **change):
+    def k(seeds=None, by_batch=None, **change):
         p = _point(s, **change)
-        fewer = s.get("seeds_by_batch", {}).get(str(p["batch_size"]), s["seeds"])
+        fewer = (by_batch or s.get("seeds_by_batch", {})).get(str(p["batch_size"]), s["seeds"])
         p["seeds"] = min(s["seeds"], int(fewer), seeds or s["seeds"])
         key = _key(p, s)
         points.setdefault(key, p)
@@ -104,6 +111,9 @@ def plan(s) -> tuple:
     rank = {128: 0, 64: 1, 16: 2, 256: 3, 8: 4, 32: 5}
     boxes["batch size"] = [(str(b), k(batch_size=b, shuffle=batch_shuffle), None)
                            for b in sorted(s["batch_sizes"], key=lambda b: rank.get(b, 6))]
+    if s.get("shared_batch_sizes"):
+        boxes[SHARED_BATCH] = [(str(b), k(batch_size=b, by_batch=s.get("shared_seeds_by_batch")),
+                                None) for b in s["shared_batch_sizes"]]
     boxes.update({
         "activation": [(ACT_NAMES[a], k(activation=a), None) for a in s["activations"]],
         "hidden [h,h]": [(str(h), k(hidden=[h, h]), None) for h in s["hidden"]],
@@ -111,7 +121,8 @@ def plan(s) -> tuple:
     })
     boxes["batch size"].sort(key=lambda box: int(box[0]))
     order = {name: i for i, name in enumerate(
-        [SOURCE_SWEEP, "batch size", "activation", "hidden [h,h]", "optimizer"])}
+        [SOURCE_SWEEP, "batch size", SHARED_BATCH, "activation", "hidden [h,h]",
+         "optimizer"])}
     return ({name: boxes[name] for name in sorted(boxes, key=order.get)}, points)
 
 
@@ -223,7 +234,7 @@ def run(ctx: Context) -> dict:
                          "best_epoch": [int(rec["best_epoch"][i]) for i in keep],
                          "epochs_run": [int(rec["epochs_run"][i]) for i in keep]})
         results[sweep] = rows
-        name = "boxplot_" + sweep.split()[0] + ".png"
+        name = FIGURES.get(sweep, "boxplot_" + sweep.split()[0] + ".png")
         pub_iqm = {lab: (v[0] if isinstance(v, tuple) else v) for lab, v in PUBLISHED[sweep].items()}
         plots.boxplot(ctx.figure(name), groups, published=pub_iqm, ylabel="test accuracy",
                       title=f"{sweep}: test accuracy of each seed (best epoch restored)")
