@@ -104,7 +104,7 @@ def test_cpu_plan_runs_the_batch_sweep_per_run_and_the_deviation_test_first():
     assert all(p["shuffle"] == "per_run" and p["seeds"] == 15 for p in batch)
     # trained in the order the source's claims need them, the costly batch 8 late
     order = [points[k]["batch_size"] for k in keys if points[k]["shuffle"] == "per_run"]
-    assert order == [128, 64, 16, 256, 8, 32]
+    assert order == [128, 16, 64, 8, 256, 32]
     assert points[keys[0]]["seeds"] == 5
     # the other sweeps keep one shared order, under the keys of the earlier `cpu` store
     (_, base, _) = boxes["activation"][2]
