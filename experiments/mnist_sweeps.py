@@ -6,6 +6,14 @@ Configurations shared between sweeps (ReLU = batch 128 = Adam = the base model) 
 once. SGD and SGD with momentum 0.9 are one program: the engine's ``"momentum"``
 optimizer with a traced momentum of 0 is plain SGD (``v = 0·v + g``; checked below
 and in the tests), so the 30 runs train together.
+
+The `cpu` preset also trains the deviation test of the source's damped softmax gradient
+(``_source_faults.py``: its SGD numbers with our exact gradient vs with its own) and runs
+the batch-size sweep with a per-run batch order; the other sweeps keep one order shared by
+the seeds of a program and come from the earlier `cpu` run's store. Configurations are
+stored under a key naming everything that decides them (``store/configs``), so presets
+share finished configurations; :func:`remaining` estimates from the measured costs what
+the `paper` preset still needs.
 """
 from __future__ import annotations
 
