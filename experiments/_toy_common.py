@@ -82,14 +82,15 @@ def _progress(enabled):
 
 
 def fit_per_run(model, config, seeds: Sequence[int], make_data: Callable, *,
-                hyper=None, progress=None) -> dict:
+                hyper=None, progress=None, verify: bool = True) -> dict:
     """Train every seed on its own data: ``make_data(key) -> (train, held_out, extra)``.
 
     ``hyper``: ``{name: [values]}`` swept inside each seed's program (C configurations).
     Returns NumPy arrays with axes (C, S, ...): ``history[name]`` (C, S, E); ``train`` and
     ``held_out`` (final parameters, eval mode, whole sets) ``{metric: (C, S)}``; ``params``
     and ``state`` stacked (C, S, ...); ``data``: the S ``(train, held_out, extra)`` tuples;
-    ``gradcheck`` (first seed; the objective is the same for all); ``timing``.
+    ``gradcheck`` (first seed; the objective is the same for all; ``verify=False``: none,
+    for a loss whose gradient is not its value's derivative); ``timing``.
     """
     hyper = dict(hyper or {})
     show = _progress(progress)
@@ -102,7 +103,7 @@ def fit_per_run(model, config, seeds: Sequence[int], make_data: Callable, *,
         train = tuple(np.asarray(a) for a in train)
         held = tuple(np.asarray(a) for a in held)
         res = fit(model, config, train, held, runs=make_runs([int(seed)], **hyper),
-                  verify=(i == 0), progress=False)
+                  verify=verify and i == 0, progress=False)
         if i == 0:
             gradcheck, first_call = res.info["gradcheck"], res.info.get("first_call_seconds")
         tr = evaluate(model, config, res.params, res.model_state, *train)
@@ -130,6 +131,26 @@ def fit_per_run(model, config, seeds: Sequence[int], make_data: Callable, *,
                    "seconds_per_later_seed": (float(np.median(seconds[1:]))
                                               if len(seconds) > 1 else None)},
     }
+
+
+def join_configurations(*results) -> dict:
+    """One :func:`fit_per_run` result from several of the same seeds and data (e.g. one
+    per loss): their configuration axes (C) concatenated, in order; data, gradient check
+    and first-call timing of the first, seconds summed."""
+    first = results[0]
+
+    def cat(*a):
+        return np.concatenate([np.asarray(x) for x in a], axis=0)
+    out = dict(first)
+    for name in ("history", "train", "held_out"):
+        out[name] = {k: cat(*(r[name][k] for r in results)) for k in first[name]}
+    for name in ("params", "state"):
+        out[name] = jax.tree.map(cat, *(r[name] for r in results))
+    out["diverged"] = cat(*(r["diverged"] for r in results))
+    out["labels"] = [lab for r in results for lab in r["labels"]]
+    out["timing"] = {**first["timing"],
+                     "seconds": sum(r["timing"]["seconds"] for r in results)}
+    return out
 
 
 def pick(tree, c: int, s: int):

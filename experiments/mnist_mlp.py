@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _mlp_common as C
 from ._common import Clock, check_text
-from nnjax.study import SUMMARY_HEADER, Context, Study, summary_row
+from nnjax.study import SUMMARY_HEADER, Context, Study, summary_row, verdict
 from nnjax.models import mlp
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -96,6 +96,38 @@ def run(ctx: Context) -> dict:
     }
 
 
+def conclusions(r: dict) -> list:
+    """The source's claims about its MNIST MLP, tested on the results."""
+    acc, b, pub = r["summary"]["test_accuracy"], r["best_by_val"], r["published"]
+    n = len(r["runs"])
+    published = pub["test_accuracy_best_of_15_by_val"]
+    ci = (f" (95% CI {acc['ci_low']:.4f}–{acc['ci_high']:.4f})"
+          if acc.get("ci_low") is not None else f" (n={acc['n']})")
+    return [
+        verdict("[The model reaches] 97% test accuracy", round(100 * acc["iqm"]) >= 97,
+                f"IQM over {n} seeds {acc['iqm']:.4f}{ci}; holds when it rounds to at least 97%."),
+        verdict(f"Test accuracy {published} (the best of 15 runs by validation accuracy)",
+                acc["min"] <= published <= acc["max"],
+                f"ours, selected the same way (best of {n} by validation, seed {b['seed']}):"
+                f" {b['test_accuracy']:.4f}; our runs span {acc['min']:.4f}–{acc['max']:.4f};"
+                " holds when the published value lies within that span (a selected run is one"
+                " draw from it)."),
+    ]
+
+
+def headline(r: dict) -> list:
+    """The IQM over all seeds first; the run selected as the source did, labelled."""
+    acc, b, pub = r["summary"]["test_accuracy"], r["best_by_val"], r["published"]
+    n = len(r["runs"])
+    first = summary_row("test accuracy, all seeds", acc,
+                        f"{pub['test_accuracy_best_of_15_by_val']} (best of 15 by val.)")
+    rows = [tuple(c.strip() for c in first.strip().strip("|").split(" | "))]
+    rows.append((f"selected run: best of {n} by validation (seed {b['seed']})",
+                 f"{b['test_accuracy']:.4f}", "—", "1",
+                 f"{pub['test_accuracy_best_of_15_by_val']:.4f}"))
+    return rows
+
+
 def report(r: dict) -> str:
     s, b, pub, t = r["summary"], r["best_by_val"], r["published"], r["timing"]
     cfg = r["config"]
@@ -110,17 +142,16 @@ def report(r: dict) -> str:
         "", SUMMARY_HEADER,
         summary_row("test accuracy, all seeds", acc, f"{pub['test_accuracy_best_of_15_by_val']}"
                     " (best of 15 by val.)"),
-        f"| test accuracy, best of {n} by validation (seed {b['seed']}, val. "
+        f"| selected run: test accuracy, best of {n} by validation (seed {b['seed']}, val. "
         f"{b['val_accuracy']:.4f}) | {b['test_accuracy']:.4f} | — | 1 |"
         f" {pub['test_accuracy_best_of_15_by_val']:.4f} |",
         summary_row("validation accuracy, last epoch", s["val_accuracy"]),
         summary_row("train accuracy, last epoch (train mode)", s["train_accuracy"]),
         summary_row("test cross-entropy", s["test_loss"]),
         "",
-        f"Target (paper): IQM test accuracy ≥ {target:.3f}: "
-        f"**{'met' if acc['iqm'] >= target else 'not met'}** (IQM {acc['iqm']:.4f}, "
-        f"{'95% CI ' if acc['n'] >= stats.MIN_RUNS_FOR_CI else ''}{stats.spread_text(acc)}). The published 0.9701 is one run"
-        " picked by validation accuracy; the IQM describes the typical run.",
+        "Source conclusions in our data:",
+        "",
+        *conclusions(r),
         "",
         "Test accuracy per seed: " + ", ".join(
             f"{x['seed']}: {x['test_accuracy']:.4f}" for x in r["runs"]) + ".",
@@ -149,4 +180,4 @@ def report(r: dict) -> str:
 
 STUDY = Study(name="mnist-mlp", seed_report="001",
               title="MNIST MLP 784-64-32-10 (15 seeds in one program)",
-              presets=PRESETS, run=run, report=report)
+              presets=PRESETS, run=run, report=report, headline=headline)

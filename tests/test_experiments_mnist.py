@@ -55,7 +55,7 @@ def test_mnist_sweeps_tiny_and_resume(tmp_path):
     # why SGD and SGD+momentum can share a program: traced momentum 0 is plain SGD, bitwise
     assert res["sgd_equals_momentum0_max_abs_diff"] == 0.0
     # one record per configuration (+ the SGD check); a second run resumes them all
-    (store,) = (tmp_path / "mnist-sweeps" / "store").glob("tiny-*")   # preset-<settings digest>
+    store = tmp_path / "mnist-sweeps" / "store" / "configs-tiny"   # keyed by the configuration
     assert len(list(store.glob("*.json"))) == 4
     again = read_json(run_study(mnist_sweeps.STUDY, tmp_path, "tiny", tiny=True))
     assert again["summary"] == res["summary"]

@@ -18,8 +18,8 @@ FIGURES = {
     "linear-regression": {"loss.png", "fits.png"},
     "linear-classification": {"loss.png", "accuracy.png", "boundary_median.png",
                               "boundary_worst.png"},
-    "xor": {"loss.png", "accuracy.png"} | {f"boundary_{w}_lr{lr}.png" for w in ("median", "worst")
-                                           for lr in ("0.01", "0.32")},
+    "xor": {"loss.png", "accuracy.png"} | {f"boundary_{w}_{c}.png" for w in ("median", "worst")
+                                           for c in ("stated", "source_gradient")},
 }
 
 
