@@ -188,10 +188,11 @@ def _figures(ctx, rows, lr_cell, lr_hist):
             if rl in rows[c] and rows[c][rl]["published"] else np.nan for c in cells]
            for rl in labels]
     plots.heatmap(ctx.figure("ratio.png"), np.array(mat, float), row_labels=labels,
-                  col_labels=[c.replace(", ", "\n") for c in cells], fmt=".2f",
+                  col_labels=[c.replace(" code ", "\ncode ").replace(", ", "\n") for c in cells],
+                  fmt=".2f",
                   xlabel="cell", ylabel="hypothesis", cmap="coolwarm",
                   colorbar_label="ours / published (1 = reproduced)",
-                  title="Last-epoch training loss: IQM over seeds / published")
+                  title="Last-epoch training loss:\nIQM over seeds / published")
     plots.curves(ctx.figure("lr_study.png"), lr_hist,
                  title=f"Learning-rate study, {lr_cell}", ylabel="training loss (MSE)",
                  logy=True)
