@@ -8,7 +8,7 @@ ORDER = (
     "linear_regression", "linear_classification", "xor", "mnist_mlp", "mnist_sweeps",
     "ae_grid", "ae_latent", "denoising",
     "fmnist_ae", "fmnist_ffnn",
-    "ae_projected", "ae_regularisation", "ae_denoise_gauss",
+    "ae_projected", "ae_projected_deviation", "ae_regularisation", "ae_denoise_gauss",
     "conv_ae", "noise_robustness", "latent_pca",
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _ae003_common as C
-from nnjax.study import Study
+from nnjax.study import Study, verdict
 from ._common import seeds
 from nnjax.analysis import plots, stats
 from nnjax.models import join
@@ -134,11 +134,15 @@ def _heatmap(ctx, d, s, cells):
 
 def report(res) -> str:
     s = res["config"]
+    pubs = [c for c in res["cells"] if c["published"]]
+    below = sum(res["summary"][c["label"]]["train_loss"]["iqm"] < c["published"] for c in pubs)
     out = [C.assumed(s["hidden"]) + "\n",
            "Published numbers are the training loss at the end of the last epoch; ours"
            " (\"train\") is the same quantity (mean MSE over the last epoch's batches), and"
-           " \"test\" is the held-out test MSE of the final weights. ✓ = our IQM of the"
-           " training loss at or below the published value for the same epochs.\n"]
+           " \"test\" is the held-out test MSE of the final weights; the ratio is our"
+           " training-loss IQM / published. Ours are below the published number in"
+           f" {below} of {len(pubs)} cells; `ae-projected-deviation` runs the hypotheses for"
+           " why (its section says which reproduces the published magnitudes).\n"]
     for d in s["datasets"]:
         e = C.per_dataset(s["epochs"], d)
         out.append(f"**{C.SHORT[d]}, {e} epochs** (IQM over {s['seeds']} seeds; MSE of"
@@ -150,7 +154,7 @@ def report(res) -> str:
             for h in s["depths"]:
                 sm = res["summary"][_label(dict(dataset=d, code=code, depth=h))]
                 pub = _published(d, code, h)
-                ok = "" if pub is None else (" ✓" if sm["train_loss"]["iqm"] <= pub else " ✗")
+                ok = "" if pub is None else f" ({sm['train_loss']['iqm'] / pub:.2f}×)"
                 cells.append(f"{sm['train_loss']['iqm']:.4f} / {sm['test_mse']['iqm']:.4f} /"
                              f" {'—' if pub is None else f'{pub:.4f}'}{ok}")
             out.append(f"| {code} | " + " | ".join(cells) + " |")
@@ -177,18 +181,105 @@ def report(res) -> str:
                     < res["summary"][_label({**c, "depth": 5})]["test_mse"]["iqm"]]
     n3 = sum(c["depth"] == 3 for c in res["cells"])
     base = res["mean_image_mse"].get("mnist", float("nan"))
+    p5 = PUBLISHED["mnist"][5]
     out.append("Notes on the source: the report trains one model per cell, so its ordering of"
                " close cells is within seed noise. Its 5-hidden-layer MNIST numbers"
-               f" (.0698–.0823) sit at or above the mean-image baseline ({base:.4f}): those"
-               " networks had barely learned, while ours reach the errors above. The"
-               f" direction holds here too: 3 hidden layers beat 5 in {len(deeper_worse)} of"
-               f" {n3} cells at these epochs (the extra 128-wide layers also cap what a larger"
-               " code can add). Its learning rate \"α = 10e-3\" is ambiguous (10⁻² in code"
-               " notation); we used 10⁻³. Its long-run numbers are training losses; ours"
-               " show train ≈ validation ≈ test (no overfitting within these epochs).")
+               f" ({min(p5):.4f}–{max(p5):.4f}) sit near or above the mean-image baseline"
+               f" ({base:.4f}): those networks had barely learned. 3 hidden layers beat 5 (test"
+               f" MSE IQM) in {len(deeper_worse)} of {n3} of our cells at these epochs. Its"
+               " learning rate \"α = 10e-3\" is ambiguous (10⁻² in code notation); we used"
+               " 10⁻³; `ae-projected-deviation` runs its learning-rate study.\n")
+    out.append("Conclusions of the source (computed from the results above):\n")
+    out += _verdicts(res)
     out.append("\n" + C.gradcheck_line(res["gradcheck"]) + " " + C.fmt_seconds(res["timing"]))
     return "\n".join(out)
 
 
+def _verdicts(res) -> list:
+    """One :func:`nnjax.study.verdict` line per conclusion of the report's §2."""
+    s, sm = res["config"], res["summary"]
+    out = []
+    for d in s["datasets"]:
+        tr = {(c["code"], c["depth"]): sm[c["label"]]["train_loss"]["iqm"]
+              for c in res["cells"] if c["dataset"] == d}
+        if not tr:
+            continue
+        best = min(tr, key=tr.get)
+        want = (max(PUBLISHED_CODES), 3)
+        if want in tr:
+            out.append(verdict(
+                f"{C.SHORT[d]}: the best combination is {want[0]} projected dimensions with 3"
+                " hidden layers", best == want,
+                f"lowest training-loss IQM at code {best[0]}, {best[1]} hidden ({tr[best]:.4f});"
+                f" code {want[0]}, 3 hidden: {tr[want]:.4f}."))
+        pairs = [(code, tr[(code, 3)], tr[(code, 5)]) for code in s["codes"]
+                 if (code, 3) in tr and (code, 5) in tr]
+        if pairs:
+            out.append(verdict(
+                f"{C.SHORT[d]}: 5 hidden layers are worse than 3 at every projected dimension"
+                " (the published tables)", all(b > a for _, a, b in pairs),
+                "training loss 3 vs 5 hidden: " + ", ".join(
+                    f"code {c}: {a:.4f} vs {b:.4f}" for c, a, b in pairs) + "."))
+        three = [tr[(code, 3)] for code in s["codes"] if (code, 3) in tr]
+        if len(three) > 1:
+            out.append(verdict(
+                f"{C.SHORT[d]}, 3 hidden: the loss falls as the projected dimension grows (the"
+                " published table)", all(b < a for a, b in zip(three, three[1:])),
+                "training loss by code " + ", ".join(
+                    f"{c}: {v:.4f}" for c, v in zip(s["codes"], three)) + "."))
+        pubs = [(tr[(c["code"], c["depth"])], c["published"]) for c in res["cells"]
+                if c["dataset"] == d and c["published"]]
+        if pubs:
+            q = [a / b for a, b in pubs]
+            out.append(verdict(
+                f"{C.SHORT[d]}: the published losses (Table {1 if d == 'mnist' else 2})",
+                all(1 / 1.5 <= x <= 1.5 for x in q),
+                f"ours / published from {min(q):.2f}× to {max(q):.2f}× over {len(q)} cells"
+                " (a cell reproduces within 1.5×); the causes are tested in"
+                " `ae-projected-deviation`."))
+    for d, lg in res["long"].items():
+        pub = res["published"]["long"][d]
+        tr, va = lg["train_loss"]["iqm"], lg["val_mse"]["iqm"]
+        out.append(verdict(
+            f"{C.SHORT[d]}, {lg['epochs']} epochs: final training loss {pub['train_loss']}",
+            1 / 1.5 <= tr / pub["train_loss"] <= 1.5,
+            f"ours {tr:.4f} ({tr / pub['train_loss']:.2f}× the published value)."))
+        pv = "" if pub["val_mse"] is None else (
+            f"; published validation / training: {pub['val_mse'] / pub['train_loss']:.3f}")
+        out.append(verdict(
+            f"{C.SHORT[d]}, {lg['epochs']} epochs: the validation loss ends slightly above the"
+            " training loss (\"poor generalization\")", va > tr,
+            f"final validation MSE / training loss (IQMs): {va / tr:.3f}{pv}. The training"
+            " loss is averaged over the epoch in train mode, so part of any gap is that lag,"
+            " not generalisation."))
+    out.append(verdict(
+        "the validation loss does not increase at any moment of the long run", None,
+        "the per-epoch values are in the figures only here; the same MNIST model (code 100,"
+        " 3 hidden, 50 epochs) is `ae-regularisation`'s λ = 0 run, whose section checks it."))
+    return out
+
+
+def headline(res) -> list:
+    """First row: the report's best cell (MNIST code 100, 3 hidden) training loss beside
+    the published one; then every cell and the long runs."""
+    rows = []
+    for cell in sorted(res["cells"], key=lambda c: (c["dataset"] != "mnist", c["depth"],
+                                                    -c["code"])):
+        e = C.per_dataset(res["config"]["epochs"], cell["dataset"])
+        rows.append(_row(f"{cell['label']}, {e} epochs: train loss",
+                         res["summary"][cell["label"]]["train_loss"], cell["published"]))
+    for d, lg in res["long"].items():
+        pub = res["published"]["long"][d]
+        rows.append(_row(f"{C.SHORT[d]} code {res['config']['long_code']}, 3 hidden,"
+                         f" {lg['epochs']} epochs: train loss", lg["train_loss"],
+                         pub["train_loss"]))
+    return rows
+
+
+def _row(label, summ, pub):
+    return tuple(x.strip() for x in C.summary_row(label, summ, pub).strip().strip("|")
+                 .split(" | "))
+
+
 STUDY = Study("ae-projected", "003", "Code size × depth of a dense autoencoder (MNIST, FMNIST)",
-              PRESETS, run, report)
+              PRESETS, run, report, headline=headline)

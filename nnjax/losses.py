@@ -124,8 +124,10 @@ binary_cross_entropy = Loss(_bce_value, _bce_grad, "binary_cross_entropy")
 # --- L1 activity penalty --------------------------------------------------------------
 def l1_penalty(z, strength):
     """``strength · Σ|z| / N`` for codes ``z`` of shape (N, ...): Keras' ``l1`` activity
-    regulariser (summed over units, averaged over the batch)."""
-    return strength * jnp.sum(jnp.abs(z)) / z.shape[0]
+    regulariser (summed over units, averaged over the batch). Written ``sign(z)·z`` so that
+    jax.grad takes the subgradient 0 at z = 0, as :func:`l1_penalty_grad` does (jax.grad of
+    ``jnp.abs`` takes 1 there: ReLU codes sit at 0 often)."""
+    return strength * jnp.sum(jax.lax.stop_gradient(jnp.sign(z)) * z) / z.shape[0]
 
 
 def l1_penalty_grad(z, strength):

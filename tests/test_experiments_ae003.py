@@ -77,3 +77,50 @@ def test_ae_denoise_gauss_tiny(tmp_path):
     assert abs(noisy["psnr_noisy_mean"] - 10 * math.log10(1 / 0.36)) < 0.5
     assert noisy["psnr_noisy_clipped_mean"] > noisy["psnr_noisy_mean"]
     assert res["summary"]["MNIST: psnr_denoised_mean"]["iqm"] > noisy["psnr_noisy_mean"] + 1
+
+
+def test_ae_projected_deviation_tiny(tmp_path):
+    from experiments import ae_projected_deviation as dev
+    res = _run(dev.STUDY, tmp_path)
+    assert set(res["figures"]) == {"ratio.png", "lr_study.png"}
+    rows = res["rows"]["MNIST code 15, 3 hidden"]
+    # the learning-rate study's runs, the [−1, 1] hypothesis and SGD, each per learning rate
+    assert set(rows) == {"ours (Adam, [0, 1] pixels, Sigmoid), lr 0.001",
+                         "ours (Adam, [0, 1] pixels, Sigmoid), lr 0.01",
+                         "pixels in [−1, 1], Tanh output (Adam), lr 0.001", "plain SGD, lr 0.01"}
+    pm1 = rows["pixels in [−1, 1], Tanh output (Adam), lr 0.001"]
+    assert pm1["published"] == 0.0681 and pm1["runs"]["seed"] == [0, 1]
+    assert pm1["train_loss"]["values"] == pm1["runs"]["train_loss"]
+    text = dev.report(res)
+    ratio = pm1["train_loss"]["iqm"] / 0.0681
+    assert f"{pm1['train_loss']['iqm']:.4f} ({ratio:.2f}×, n=2)" in text
+    # the learning-rate verdict names the learning rate with the lowest training loss
+    study = {r["learning_rate"]: r["train_loss"]["iqm"] for r in rows.values() if r["lr_study"]}
+    best = min(study, key=study.get)
+    assert f"lowest training-loss IQM (the report's quantity) at lr {best:g}" in text
+    assert ("read as 10⁻³*: **holds**" in text) == (best == 1e-3)
+    # a summed loss is the mean × 784 pixels
+    ours = rows["ours (Adam, [0, 1] pixels, Sigmoid), lr 0.001"]
+    assert f"{ours['train_loss']['iqm'] * 784:.2f}" in text
+    assert dev.STUDY.headline(res)[0][0].startswith("MNIST code 15, 3 hidden, pixels in [−1, 1]")
+
+
+def test_pm1_model_outputs_in_minus_one_one():
+    import jax
+    from experiments import ae_projected_deviation as dev
+    model = dev._model([64, 16, 4, 16, 64], "pm1")
+    assert model.layers[-1].name == "Tanh" and model.layers[-2].name == "Linear(64)"
+    params, state, shape = model.init(jax.random.key(0), (64,))
+    assert shape == (64,)
+
+
+def test_l1_penalty_autodiff_takes_the_manual_subgradient_at_zero():
+    # ReLU codes sit at exactly 0; jax.grad of jnp.abs takes 1 there, the manual backward 0:
+    # the gradient check of a sparse AE with λ > 0 failed on that kink
+    import jax
+    import jax.numpy as jnp
+    from nnjax.losses import l1_penalty, l1_penalty_grad
+    z = jnp.array([[0.0, 1.5, -2.0, 0.0], [3.0, 0.0, 0.0, -0.5]])
+    auto = jax.grad(lambda v: l1_penalty(v, 0.3))(z)
+    np.testing.assert_allclose(auto, l1_penalty_grad(z, 0.3), rtol=0, atol=0)
+    assert float(l1_penalty(z, 0.3)) == pytest.approx(0.3 * 7.0 / 2)
