@@ -9,7 +9,7 @@ ORDER = (
     "ae_grid", "ae_latent", "denoising",
     "fmnist_ae", "fmnist_ffnn",
     "ae_projected", "ae_projected_deviation", "ae_regularisation", "ae_denoise_gauss",
-    "conv_ae", "noise_robustness", "latent_pca",
+    "conv_ae", "conv_ae_es", "noise_robustness", "latent_pca",
 )
 
 # the four source reports, by the tag a Study carries (``Study.seed_report``)

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _fmnist_common as common
 from ._common import median_run
-from nnjax.study import SUMMARY_HEADER, Study, summary_row
+from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
 from nnjax import layers as L
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -181,8 +181,51 @@ def report(r: dict) -> str:
         f" validation set to pick a best run by). Most frequent confusions (true → predicted,"
         f" counts over all runs): {conf}. The report names Shirt vs T-shirt and Coat vs"
         " Pullover. Misclassified examples are from the run with the median test accuracy.",
+        "",
+        "Conclusions of the source:",
+        "",
+        *verdicts(r),
     ]
     return "\n".join(lines)
+
+
+NAMED_PAIRS = (("Shirt", "T-shirt/top"), ("Coat", "Pullover"))   # the report's observation
+
+
+def pair_ranking(cm, names) -> list:
+    """Unordered class pairs by confusions both ways, most first: [((a, b), count)]."""
+    cm = np.asarray(cm, np.int64)
+    pairs = [((names[i], names[j]), int(cm[i, j] + cm[j, i]))
+             for i in range(len(names)) for j in range(i + 1, len(names))]
+    return sorted(pairs, key=lambda p: -p[1])
+
+
+def verdicts(r: dict) -> list:
+    """One line per conclusion of the source, computed from the results."""
+    from nnjax.data.registry import FASHION_MNIST
+    s = r["summary"]
+    acc, tr = s["test_accuracy"], s["train_accuracy_last_epoch"]
+    pub = PUBLISHED["test_accuracy"]
+    inside = acc["n"] >= 5 and acc["ci_low"] <= pub <= acc["ci_high"]
+    rank = pair_ranking(r["confusion_matrix"], FASHION_MNIST.class_names)
+    where = {frozenset(p): (i + 1, c) for i, (p, c) in enumerate(rank)}
+    named = [where[frozenset(p)] for p in NAMED_PAIRS]
+    top = len(NAMED_PAIRS)
+    return [
+        verdict(f"test accuracy {pub}", inside,
+                f"ours: IQM {acc['iqm']:.4f}, {stats.spread_text(acc)} (95% CI of the IQM for"
+                f" n ≥ 5); the published value is {'inside' if inside else 'outside'} it."),
+        verdict("training accuracy reaches over 97%", tr["iqm"] > 0.97,
+                f"last-epoch train-mode accuracy IQM {tr['iqm']:.4f}"
+                f" ({stats.spread_text(tr)}); published last epoch"
+                f" {PUBLISHED['train_accuracy_last_epoch']}."),
+        verdict("most confusion occurs between Shirt vs T-shirt and Coat vs Pullover",
+                all(i <= top for i, _ in named),
+                "class pairs ranked by confusions both ways, summed over all runs: " + "; ".join(
+                    f"{a} / {b}: rank {i} ({c})" for (a, b), (i, c) in zip(NAMED_PAIRS, named))
+                + "; the top " + str(top) + ": " + "; ".join(
+                    f"{a} / {b} ({c})" for (a, b), c in rank[:top]) + "."),
+    ]
 
 
 PRESETS = {
@@ -195,4 +238,4 @@ PRESETS = {
 }
 
 STUDY = Study("fmnist-ffnn", "002", "Fashion-MNIST feed-forward classifier (BN + dropout)",
-              PRESETS, run, report)
+              PRESETS, run, report, full_presets=("paper",))

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from . import _conv_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row
+from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
 from nnjax import data
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -122,8 +122,8 @@ def report(r: dict) -> str:
             lines.append(summary_row(f"ED={c}, {name}", s[f"ED={c} {name}"],
                                      PUBLISHED[name][i], ".5f"))
     sel = {c: r["models"][str(c)]["selected_run"] for c in C.FINAL_CODES}
-    lines += ["", "The selected run of each model (lowest final training loss; the source had"
-              " one model):", "", "| corruption | " + " | ".join(
+    lines += ["", "One run of each model, the *selected run* (lowest final training loss; not"
+              " an IQM — the source had one model):", "", "| corruption | " + " | ".join(
                   f"ED={c} ours | ED={c} published" for c in C.FINAL_CODES) + " |",
               "|---|" + "---|---|" * len(C.FINAL_CODES)]
     for name, pub in PUBLISHED.items():
@@ -138,41 +138,108 @@ def report(r: dict) -> str:
         for name in [n for n in PUBLISHED if n.startswith(("N(", "uniform"))]:
             lines.append(f"| {name} | " + " | ".join(
                 f"{s[f'ED={c} {name} (clipped)']['iqm']:.5f}" for c in C.FINAL_CODES) + " |")
-    small_wins = [n for n in PUBLISHED if r["runs"][f"ED=4 {n}"][sel[4]]
-                  < r["runs"][f"ED=32 {n}"][sel[32]]]
-    pub_wins = [n for n, v in PUBLISHED.items() if v[0] < v[1]]
     src = "; ".join(f"ED={c}: {m['source']}, collapsed runs {int(np.sum(m['collapsed']))}/"
                     f"{len(m['collapsed'])}" for c, m in r["models"].items())
-    lines += ["", f"ED=4 beats ED=32 (selected runs) under: ours {', '.join(small_wins) or 'none'};"
-              f" published {', '.join(pub_wins)}.", "",
-              f"- Models: {src}.",
+    lines += ["", "Which code does better, per corruption: ED=4 vs ED=32 by IQM, and in how many"
+              " of the run pairs (every ED=4 run against every ED=32 run):", "",
+              "| corruption | IQM ED=4 | IQM ED=32 | lower IQM | ED=4 lower in run pairs |"
+              " published: lower |", "|---|---|---|---|---|---|"]
+    for name, pub in PUBLISHED.items():
+        a4, a32 = s[f"ED=4 {name}"]["iqm"], s[f"ED=32 {name}"]["iqm"]
+        won, pairs = pair_wins(r, name)
+        lines.append(f"| {name} | {a4:.5f} | {a32:.5f} | ED={4 if a4 < a32 else 32} |"
+                     f" {won}/{pairs} | ED={4 if pub[0] < pub[1] else 32} |")
+    lines += ["", f"- Models: {src}.",
               "- The source's report does not say whether noisy images were clipped; we add the"
               " noise unclipped as written (nnjax.data.corrupt), and show clipped values beside.",
-              _ratio_remark(r, sel, r['config']['final_epochs'])]
+              _ratio_remark(r, r['config']['final_epochs']),
+              "", "Conclusions of the source:", ""] + verdicts(r)
     return "\n".join(lines)
 
 
-def _ratio_remark(r: dict, sel: dict, epochs: int) -> str:
-    """One line: selected run ÷ published per model and kind of corruption, and what it says."""
+LOW = ("none", "N(0,0.1)", "N(0,0.3)")               # the source: "under low noise"
+# "when the noise is more affecting": where the source's ED=4 beat its ED=32
+HEAVY = tuple(n for n, v in PUBLISHED.items() if v[0] < v[1])
+
+
+def pair_wins(r: dict, name: str) -> tuple:
+    """``(wins, pairs)``: of all (ED=4 run, ED=32 run) pairs, how many have ED=4 lower."""
+    a4 = np.asarray(r["runs"][f"ED=4 {name}"], np.float64)
+    a32 = np.asarray(r["runs"][f"ED=32 {name}"], np.float64)
+    return int(np.sum(a4[:, None] < a32[None, :])), int(a4.size * a32.size)
+
+
+def _compare(r: dict, names, smaller: int) -> tuple:
+    """Whether ED=``smaller`` has the lower IQM under every corruption of ``names``, and
+    the evidence text (IQMs and run-pair counts)."""
+    s, other = r["summary"], 32 if smaller == 4 else 4
+    ok, parts = True, []
+    for n in names:
+        mine, theirs = s[f"ED={smaller} {n}"]["iqm"], s[f"ED={other} {n}"]["iqm"]
+        won, pairs = pair_wins(r, n)
+        won = won if smaller == 4 else pairs - won
+        ok &= mine < theirs
+        parts.append(f"{n}: IQM {mine:.4f} vs {theirs:.4f}, lower in {won}/{pairs} run pairs")
+    return ok, "; ".join(parts)
+
+
+def verdicts(r: dict) -> list:
+    """One line per conclusion of the source, computed from the results."""
+    low_ok, low_ev = _compare(r, LOW, 32)
+    heavy_ok, heavy_ev = _compare(r, HEAVY, 4)
+    out = [verdict("under low noise ED=32 reaches a lower MSE than ED=4", low_ok,
+                   f"ED=32 vs ED=4, {low_ev}."),
+           verdict("when the noise is heavier, the smaller code ED=4 works better (the"
+                   f" source's table: {', '.join(HEAVY)})", heavy_ok,
+                   f"ED=4 vs ED=32, {heavy_ev}.")]
+    failed = [n for n in HEAVY if not _compare(r, (n,), 4)[0]]
+    if failed:
+        n = failed[0]
+        runs = {c: np.asarray(r["runs"][f"ED={c} {n}"], np.float64) for c in C.FINAL_CODES}
+        clean = {c: np.asarray(r["runs"][f"ED={c} none"], np.float64) for c in C.FINAL_CODES}
+        gap = abs(r["summary"][f"ED=4 {n}"]["iqm"] - r["summary"][f"ED=32 {n}"]["iqm"])
+        wide = max(np.ptp(v) for v in runs.values())
+        out.append(f"  Under {n} the two codes' IQMs differ by {gap:.4f}, the runs of one code"
+                   f" by up to {wide:.4f} (" + "; ".join(
+                       f"ED={c} runs " + ", ".join(f"{v:.4f}" for v in vals)
+                       for c, vals in runs.items()) + "; clean: " + "; ".join(
+                       f"ED={c} " + ", ".join(f"{v:.4f}" for v in vals)
+                       for c, vals in clean.items()) + "). Hypothesis: with 2 runs per code the"
+                   " ordering under this noise is decided by which run one draws (seed, when it"
+                   " left the all-black plateau, ≤ "
+                   f"{r['config']['final_epochs']} epochs instead of the source's ≤ 2000), not by"
+                   " the code size. Not tested here: it needs more seeds of both final models"
+                   " (conv-ae's timing gives the cost of one).")
+    return out
+
+
+def headline(r: dict) -> list:
+    """IQM over seeds under the heaviest Gaussian noise and clean, both codes."""
+    s, rows = r["summary"], []
+    for name in ("N(0,1)", "N(0,2)", "none"):
+        for i, c in enumerate(C.FINAL_CODES):
+            rows.append(summary_row(f"test MSE ED={c}, {name}, IQM over seeds",
+                                    s[f"ED={c} {name}"], PUBLISHED[name][i], ".5f"))
+    return [tuple(x.strip() for x in row.strip().strip("|").split(" | ")) for row in rows]
+
+
+def _ratio_remark(r: dict, epochs: int) -> str:
+    """One line: IQM ÷ published per model and kind of corruption, with every run's range."""
     gauss = [n for n in PUBLISHED if n.startswith("N(")]
-    parts, clean_better, noisy_worse = [], False, False
+    parts = []
     for i, c in enumerate(C.FINAL_CODES):
-        ratio = {n: r["runs"][f"ED={c} {n}"][sel[c]] / PUBLISHED[n][i] for n in PUBLISHED}
-        g = [ratio[n] for n in gauss]
-        rest = ", ".join(f"{n.split(' ')[0]} {ratio[n]:.2f}" for n in PUBLISHED
+        iqm = {n: r["summary"][f"ED={c} {n}"]["iqm"] / PUBLISHED[n][i] for n in PUBLISHED}
+        each = np.asarray([np.asarray(r["runs"][f"ED={c} {n}"], np.float64) / PUBLISHED[n][i]
+                           for n in gauss])
+        g = [iqm[n] for n in gauss]
+        rest = ", ".join(f"{n.split(' ')[0]} {iqm[n]:.2f}" for n in PUBLISHED
                          if n != "none" and n not in gauss)
-        parts.append(f"ED={c}: none {ratio['none']:.2f}, Gaussian {min(g):.2f}–{max(g):.2f},"
-                     f" {rest}")
-        clean_better |= ratio["none"] < 1
-        noisy_worse |= max(ratio.values()) > 1.1
-    line = f"- Selected run ÷ published test MSE: {'; '.join(parts)}."
-    if clean_better and noisy_worse:
-        return line + (" A model at or below the published clean MSE can still be well above"
-                       " it under corruption: the clean row does not predict the others"
-                       f" (ours trained ≤ {epochs} epochs; published ≤ 2000).")
-    return line + (f" Ours trained ≤ {epochs} epochs (published: ≤ 2000, early stopping);"
-                   " a gap in the row 'none' carries into the corruptions.")
+        parts.append(f"ED={c}: none {iqm['none']:.2f}, Gaussian {min(g):.2f}–{max(g):.2f}"
+                     f" (single runs {each.min():.2f}–{each.max():.2f}), {rest}")
+    return (f"- IQM ÷ published test MSE: {'; '.join(parts)}. Ours trained ≤ {epochs} epochs"
+            " (published: ≤ 2000, early stopping).")
 
 
 STUDY = Study("noise-robustness", "004", "Conv autoencoder under input noise (ED=4 vs ED=32)",
-              C.PRESETS, run, report, default_preset="quick")
+              C.PRESETS, run, report, default_preset="quick", headline=headline,
+              full_presets=("paper",))

@@ -60,3 +60,61 @@ def test_tiny_presets_write_results_figures_and_report(tmp_path):
     text = write_report(tmp_path).read_text()
     assert "fmnist-ae" in text and "fmnist-ffnn" in text
     assert "test reconstruction MSE" in text and "0.9010" in text and "0.0066" in text
+    assert len(ae["runs"][0]) == 4 and ae["summary"]["train_mse_eval"]["n"] == 2
+    assert ae["torch_check"] is None and "Conclusions of the source" in text
+
+
+def _fake_check(test_mse, n=3):
+    """A PyTorch cross-check file as experiments.crosscheck.fmnist_ae_torch writes it."""
+    from nnjax.analysis import stats
+    runs = [{"seed": i, "test_mse": test_mse + 1e-5 * i, "test_mse_batch_mean": 0.0067,
+             "train_mse_eval": 0.0066 + 1e-6 * i, "train_loss_last_epoch": 0.0068,
+             "train_loss_curve": [0.03, 0.0068]} for i in range(n)]
+    keys = ("test_mse", "test_mse_batch_mean", "train_mse_eval", "train_loss_last_epoch")
+    return {"config": {"lr": 1e-3, "batch_size": 128, "epochs": 20, "seeds_done": n},
+            "runs": runs, "summary": {k: stats.summary([r[k] for r in runs]) for k in keys},
+            "provenance": {"torch": "x", "script": "experiments.crosscheck.fmnist_ae_torch"}}
+
+
+def test_fmnist_ae_report_reads_the_torch_check_and_states_its_verdicts(tmp_path):
+    from experiments.crosscheck.fmnist_ae_torch import attach
+    base = {"summary": {"test_mse": {"n": 5, "iqm": 0.0069, "ci_low": 0.00688, "ci_high": 0.00696,
+                                     "values": [0.0068, 0.0069, 0.0069, 0.0070, 0.0070],
+                                     "q1": 0.0069, "q3": 0.0070}},
+            "history": {"train_loss": [[0.03, 0.02, 0.01], [0.03, 0.02, 0.011]]}}
+    text = "\n".join(fmnist_ae.verdicts(base))
+    assert "*test reconstruction loss 0.0066*: **does not hold**" in text   # outside the CI
+    assert "*the training loss decreased steadily over the 20 epochs*: **holds**" in text
+    rising = {**base, "history": {"train_loss": [[0.03, 0.02, 0.025]]}}
+    assert "steadily over the 20 epochs*: **does not hold**" in "\n".join(fmnist_ae.verdicts(rising))
+    inside = {**base, "summary": {"test_mse": {**base["summary"]["test_mse"], "ci_low": 0.0065}}}
+    assert "0.0066*: **holds**" in "\n".join(fmnist_ae.verdicts(inside))
+    # the cross-check reaches the report only through the results file
+    assert "No PyTorch cross-check" in fmnist_ae._torch_text(base)
+    (tmp_path / "results.json").write_text('{"summary": {}}')
+    attach(_fake_check(0.00690), tmp_path / "results.json")
+    got = read_json(tmp_path / "results.json")["torch_check"]
+    assert "train_loss_curve" not in got["runs"][0]                 # kept brief
+    text = fmnist_ae._torch_text({**base, "torch_check": got})
+    assert "PyTorch twin" in text and "0.00691" in text             # IQM of the fake values
+    assert "(a) is ruled out" in text                              # inside our seeds' range
+    far = fmnist_ae._torch_text({**base, "torch_check": _fake_check(0.0080)})
+    assert "(a) is not ruled out" in far and "train mse eval (0.00660)" in far
+
+
+def test_fmnist_ffnn_confusion_verdict_ranks_pairs_both_ways():
+    from nnjax.data.registry import FASHION_MNIST
+    names = FASHION_MNIST.class_names
+    cm = np.zeros((10, 10), int)
+    shirt, tee, coat, pull, bag = (names.index(n) for n in
+                                   ("Shirt", "T-shirt/top", "Coat", "Pullover", "Bag"))
+    cm[shirt, tee], cm[tee, shirt], cm[coat, pull], cm[pull, coat] = 50, 40, 30, 25
+    rank = fmnist_ffnn.pair_ranking(cm, names)
+    assert rank[0] == (("T-shirt/top", "Shirt"), 90) and rank[1] == (("Pullover", "Coat"), 55)
+    acc = {"n": 5, "iqm": 0.9, "ci_low": 0.89, "ci_high": 0.905, "values": [0.9] * 5}
+    r = {"summary": {"test_accuracy": acc, "train_accuracy_last_epoch": {**acc, "iqm": 0.971}},
+         "confusion_matrix": cm.tolist()}
+    assert all("**holds**" in v for v in fmnist_ffnn.verdicts(r))
+    cm[bag, coat] = 100                                   # a third pair now outranks one named
+    r["confusion_matrix"] = cm.tolist()
+    assert "Coat vs Pullover*: **does not hold**" in fmnist_ffnn.verdicts(r)[2]
