@@ -59,7 +59,28 @@ def provenance(*, wall_seconds: Optional[float] = None,
         "device_count": jax.device_count(),
         "process_count": jax.process_count(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "argv": list(sys.argv),
+        "argv": portable_argv(sys.argv),
         "wall_seconds": wall_seconds,
         "cpu_seconds": time.process_time() if cpu_seconds is None else cpu_seconds,
     }
+
+
+def portable_argv(argv) -> list:
+    """The command line with this machine's absolute paths made portable: a path under the
+    working directory relative to it, one under the home directory as ``~/...``; the
+    program itself as its path inside the ``nnjax`` package (``nnjax/cli.py``) or its name."""
+    cwd, home = Path.cwd(), Path.home()
+
+    def portable(i, arg):
+        if not os.path.isabs(arg):
+            return arg
+        p = Path(arg)
+        if i == 0:
+            return "/".join(p.parts[-2:]) if p.parent.name == "nnjax" else p.name
+        for base, prefix in ((cwd, ""), (home, "~/")):
+            try:
+                return prefix + str(p.relative_to(base))
+            except ValueError:
+                pass
+        return arg
+    return [portable(i, a) for i, a in enumerate(argv)]

@@ -69,3 +69,16 @@ def test_results_table_markers_and_verdicts():
     assert replace_results_table(text, "| t |\n") == f"a\n{RESULTS_BEGIN}\n| t |\n{RESULTS_END}\nb"
     assert verdict("Adam is best.", False, "SGD 0.97 vs Adam 0.96") == \
         "- *Adam is best*: **does not hold**. SGD 0.97 vs Adam 0.96"
+
+
+def test_results_hold_no_path_of_the_machine_that_ran_them(monkeypatch, tmp_path):
+    from nnjax.provenance import portable_argv
+    monkeypatch.chdir(tmp_path)
+    argv = [str(tmp_path / "venv" / "nnjax" / "cli.py"), "run", "x", "--out",
+            str(tmp_path / "results"), str(Path.home() / "data"), "/opt/x", "rel/y"]
+    assert portable_argv(argv) == ["nnjax/cli.py", "run", "x", "--out", "results",
+                                   "~/data", "/opt/x", "rel/y"]
+    argv = re.compile(r'"argv": \[([^\]]*)\]')
+    leaked = [p for p in RESULTS.rglob("*.json")
+              if any('"/' in m for m in argv.findall(p.read_text()))]
+    assert not leaked, f"absolute paths of the machine that ran them in {leaked[:3]}"
