@@ -340,6 +340,20 @@ def run_points(store, items: Sequence, run_fn: Callable, workers: Optional[Worke
         if store.has(key):
             store.load(key)                   # CorruptResultError before anything runs
     held: dict = {}
+    records: dict = {}                        # trained here (other processes cannot read yet)
+    from nnjax import distributed
+    together = distributed.process_count() > 1
+    writer = distributed.is_writer()
+
+    def store_record(key, record):
+        records[key] = record
+        try:
+            store.save(key, record)
+        except TypeError as e:
+            raise TypeError(f"the result of configuration {key!r} cannot be stored: {e}") from e
+        except FileExistsError:
+            warnings.warn(f"{key!r} was stored by someone else while it ran; keeping"
+                          " theirs", stacklevel=4)
 
     def visit(i: int, own: bool) -> None:
         key, config = items[i]
@@ -361,30 +375,61 @@ def run_points(store, items: Sequence, run_fn: Callable, workers: Optional[Worke
                 on_retake(key, got.retaken)
             if store.has(key):                # finished just before we claimed it
                 return
-            record = run_fn(config)
-            try:
-                store.save(key, record)
-            except TypeError as e:
-                raise TypeError(f"the result of configuration {key!r} cannot be stored: {e}"
-                                ) from e
-            except FileExistsError:
-                warnings.warn(f"{key!r} was stored by someone else while it ran; keeping"
-                              " theirs", stacklevel=3)
+            store_record(key, run_fn(config))
         seen.add(key)
 
+    def visit_together(i: int, own: bool) -> None:
+        """The processes of one jax.distributed run are one worker: process 0 reads the
+        store and takes the claim, every process follows its decision (they train each
+        point together, so they must never choose differently)."""
+        key, config = items[i]
+        got, decision = None, 0                   # 0 finished, 1 held, 2 train
+        if writer and not store.has(key):
+            got = acquire(claim_path(store, key), workers, key)
+            decision = 2 if isinstance(got, Claim) else 1
+        decision = distributed.agree(decision)
+        if decision == 0:
+            held.pop(key, None)
+            if own and on_skip is not None and key not in seen:
+                on_skip(key, records.get(key) or store.load(key))
+            seen.add(key)
+        elif decision == 1:
+            if writer and isinstance(got, Held) and key not in held and on_held is not None:
+                on_held(key, got)
+            held[key] = got
+        else:
+            held.pop(key, None)
+            if writer:
+                with got:
+                    if got.retaken is not None and on_retake is not None:
+                        on_retake(key, got.retaken)
+                    store_record(key, run_fn(config))
+            else:
+                store_record(key, run_fn(config))
+            seen.add(key)
+
+    step = visit_together if together else visit
     seen: set = set()
     for i in workers.order(len(items)):
-        visit(i, workers.owns(i))
+        step(i, workers.owns(i))
     if workers.reclaim:                        # wait for the claims met to go stale
         deadline = time.time() + workers.stale_after + workers.heartbeat
-        while held and time.time() < deadline:
+
+        def waiting():
+            wait = bool(held) and time.time() < deadline
+            return distributed.agree(wait) if together else wait
+        while waiting():
             time.sleep(min(workers.heartbeat / 2, max(0.0, deadline - time.time())))
             for i in [i for i, (k, _) in enumerate(items) if k in held]:
-                visit(i, workers.owns(i))
+                step(i, workers.owns(i))
     missing = [k for k in keys if not store.has(k)]
+    if together:                               # process 0's store; the others may lag
+        missing = keys[:distributed.agree(len(missing))]
     if missing:
         raise Pending(len(keys) - len(missing), len(keys),
                       [str(h) for h in held.values() if isinstance(h, Held)])
+    if together and not writer:
+        return [records[k] if k in records else store.load(k) for k in keys]
     return [store.load(k) for k in keys]
 
 
