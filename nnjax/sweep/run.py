@@ -74,6 +74,9 @@ def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
     records = sweep(build, grid, folder / "points", name=spec.name, settings=spec.settings(),
                     log=log, fit_kwargs={"progress": progress, "verify": verify},
                     epoch_log=epoch_log, workers=workers)
+    from nnjax import distributed
+    if not distributed.is_writer():      # in a jax.distributed run process 0 writes them
+        return folder
     got = acquire(folder / "outputs.claim", workers or Workers(), "outputs")
     if not isinstance(got, Claim):       # another worker writes the same merged outputs
         log(f"{spec.name}: every point is finished; {got or 'another worker'} is writing"
