@@ -281,43 +281,24 @@ def run_grid(store: ResultStore, configs: Union[Mapping, Iterable], run_fn: Call
       on_skip: called as ``on_skip(key, record)`` for each configuration already stored.
       on_corrupt: ``"raise"`` (default) stops before running anything when a stored file
         is unreadable; ``"rerun"`` keeps it as ``.corrupt``, warns and runs it again.
+    This is :func:`nnjax.sweep.claims.run_points` as one worker (each configuration under
+    a claim, so another process sharing ``store`` never runs one twice).
     Returns:
       The records as read back from disk (fresh and resumed runs look the same).
     """
     if on_corrupt not in ("raise", "rerun"):
         raise ValueError(f"on_corrupt must be 'raise' or 'rerun', got {on_corrupt!r}")
     items = list(configs.items() if isinstance(configs, Mapping) else configs)
-    keys = [k for k, _ in items]
-    dupes = sorted({k for k in keys if keys.count(k) > 1})
-    if dupes:
-        raise ValueError(f"configuration keys must be unique; repeated: {dupes}")
-    done = {}
-    for key in keys:
-        if store.has(key):
-            try:
-                done[key] = store.load(key)
-            except CorruptResultError as e:
-                if on_corrupt == "raise":
-                    raise
-                warnings.warn(f"{e.path}: corrupt, kept as {store.quarantine(key).name}; "
-                              f"running {key!r} again", stacklevel=2)
-    records = []
-    for key, config in items:
-        if key in done:
-            if on_skip is not None:
-                on_skip(key, done[key])
-            records.append(done[key])
-            continue
-        record = run_fn(config)
-        try:
-            store.save(key, record)
-        except TypeError as e:
-            raise TypeError(f"the result of configuration {key!r} cannot be stored: {e}") from e
-        except FileExistsError:                   # another process finished it meanwhile
-            warnings.warn(f"{key!r} was stored by someone else while it ran; keeping theirs",
-                          stacklevel=2)
-        records.append(store.load(key) if distributed.is_writer() else record)
-    return records
+    if on_corrupt == "rerun":
+        for key, _ in items:
+            if store.has(key):
+                try:
+                    store.load(key)
+                except CorruptResultError as e:
+                    warnings.warn(f"{e.path}: corrupt, kept as {store.quarantine(key).name}; "
+                                  f"running {key!r} again", stacklevel=2)
+    from nnjax.sweep.claims import run_points    # the one loop: a single worker of it
+    return run_points(store, items, run_fn, on_skip=on_skip)
 
 
 # --------------------------------------------------------------------------- checkpoints

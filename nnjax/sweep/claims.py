@@ -32,6 +32,7 @@ the last record sees every record and writes the merged outputs (any later run w
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -43,6 +44,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
+
+from nnjax.results import write_bytes_atomic
 
 HEARTBEAT = 30.0     # seconds between touches of a held claim
 TIMEOUT = 600.0      # a claim whose heartbeat is older than this is retaken
@@ -306,9 +309,7 @@ def acquire(path: Path, workers: Workers, key: str = "") -> Union[Claim, Held, N
             return Claim(path, doc, workers.heartbeat) if _link_new(path, doc) else None
         if again[0].get("token") != old.get("token") or not is_stale(*again, workers):
             return Held(*again) if not is_stale(*again, workers) else None
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-        tmp.write_text(json.dumps({**doc, "retaken": old}))
-        os.replace(tmp, path)
+        write_bytes_atomic(path, json.dumps({**doc, "retaken": old}).encode())
         return Claim(path, doc, workers.heartbeat, retaken=(old, age))
     finally:
         lock.unlink(missing_ok=True)
@@ -327,7 +328,7 @@ def run_points(store, items: Sequence, run_fn: Callable, workers: Optional[Worke
     its claim removed). ``on_skip(key, record)``: a point of this worker's shard found
     finished; ``on_held(key, held)``: one held by a live worker, passed over;
     ``on_retake(key, (doc, age))``: a stale claim retaken. A corrupt record stops
-    everything before any training (as :func:`nnjax.results.run_grid`). Raises
+    everything before any training. Raises
     :class:`Pending` when points held by live workers remain.
     """
     workers = workers or Workers()
@@ -355,63 +356,45 @@ def run_points(store, items: Sequence, run_fn: Callable, workers: Optional[Worke
             warnings.warn(f"{key!r} was stored by someone else while it ran; keeping"
                           " theirs", stacklevel=4)
 
+    FINISHED, HELD, TRAIN = 0, 1, 2
+
+    def decide(key):
+        """What to do with ``key`` (and the Claim or Held met): the processes of one
+        jax.distributed run are one worker, so process 0 reads the store and takes the
+        claim and every process follows its decision (they train each point together)."""
+        if (together and not writer) or store.has(key):
+            decision, got = FINISHED, None
+        else:
+            got = acquire(claim_path(store, key), workers, key)
+            decision = TRAIN if isinstance(got, Claim) else HELD
+        return (distributed.agree(decision) if together else decision), got
+
     def visit(i: int, own: bool) -> None:
         key, config = items[i]
-        if store.has(key):
+        decision, got = decide(key)
+        if decision == FINISHED:
             held.pop(key, None)
             if own and on_skip is not None and key not in seen:
-                on_skip(key, store.load(key))
+                on_skip(key, records.get(key) or store.load(key))
             seen.add(key)
             return
-        got = acquire(claim_path(store, key), workers, key)
-        if not isinstance(got, Claim):
+        if decision == HELD:
             if isinstance(got, Held) and key not in held and on_held is not None:
                 on_held(key, got)
             held[key] = got
             return
         held.pop(key, None)
-        with got:
-            if got.retaken is not None and on_retake is not None:
+        with got if got is not None else contextlib.nullcontext():
+            if got is not None and got.retaken is not None and on_retake is not None:
                 on_retake(key, got.retaken)
-            if store.has(key):                # finished just before we claimed it
+            if not together and store.has(key):   # finished just before we claimed it
                 return
             store_record(key, run_fn(config))
         seen.add(key)
 
-    def visit_together(i: int, own: bool) -> None:
-        """The processes of one jax.distributed run are one worker: process 0 reads the
-        store and takes the claim, every process follows its decision (they train each
-        point together, so they must never choose differently)."""
-        key, config = items[i]
-        got, decision = None, 0                   # 0 finished, 1 held, 2 train
-        if writer and not store.has(key):
-            got = acquire(claim_path(store, key), workers, key)
-            decision = 2 if isinstance(got, Claim) else 1
-        decision = distributed.agree(decision)
-        if decision == 0:
-            held.pop(key, None)
-            if own and on_skip is not None and key not in seen:
-                on_skip(key, records.get(key) or store.load(key))
-            seen.add(key)
-        elif decision == 1:
-            if writer and isinstance(got, Held) and key not in held and on_held is not None:
-                on_held(key, got)
-            held[key] = got
-        else:
-            held.pop(key, None)
-            if writer:
-                with got:
-                    if got.retaken is not None and on_retake is not None:
-                        on_retake(key, got.retaken)
-                    store_record(key, run_fn(config))
-            else:
-                store_record(key, run_fn(config))
-            seen.add(key)
-
-    step = visit_together if together else visit
     seen: set = set()
     for i in workers.order(len(items)):
-        step(i, workers.owns(i))
+        visit(i, workers.owns(i))
     if workers.reclaim:                        # wait for the claims met to go stale
         deadline = time.time() + workers.stale_after + workers.heartbeat
 
@@ -421,7 +404,7 @@ def run_points(store, items: Sequence, run_fn: Callable, workers: Optional[Worke
         while waiting():
             time.sleep(min(workers.heartbeat / 2, max(0.0, deadline - time.time())))
             for i in [i for i, (k, _) in enumerate(items) if k in held]:
-                step(i, workers.owns(i))
+                visit(i, workers.owns(i))
     missing = [k for k in keys if not store.has(k)]
     if together:                               # process 0's store; the others may lag
         missing = keys[:distributed.agree(len(missing))]
