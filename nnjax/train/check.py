@@ -24,7 +24,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 import sys
 import types
 from pathlib import Path
@@ -34,7 +33,6 @@ import jax
 import numpy as np
 
 ENV = "NNJAX_GRADCHECK_CACHE"
-OFF = ("0", "off", "false", "no", "none")
 # objects of these packages are named, not described: their versions are in the digest
 LIBRARIES = ("jax", "jaxlib", "numpy", "optax", "builtins", "math", "functools", "operator",
              "typing", "collections", "ml_dtypes", "scipy", "_operator", "_functools")
@@ -90,13 +88,8 @@ def _float64(tree):
 
 def cache_dir() -> Optional[Path]:
     """Where passed checks are stored, or None when turned off."""
-    v = os.environ.get(ENV, "").strip()
-    if v.lower() in OFF and v:
-        return None
-    if v:
-        return Path(v).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nnjax-gradcheck"
+    from nnjax.train.compile_cache import user_cache_dir
+    return user_cache_dir(ENV, "nnjax-gradcheck")
 
 
 def _load(key: Optional[str]) -> Optional[dict]:
@@ -114,11 +107,9 @@ def _store(key: Optional[str], result: dict) -> None:
     d = cache_dir()
     if key is None or d is None:
         return
+    from nnjax.results import write_bytes_atomic
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, d / f"{key}.json")
+        write_bytes_atomic(d / f"{key}.json", json.dumps(result).encode())
     except OSError:          # an unwritable cache: the check simply runs next time too
         pass
 

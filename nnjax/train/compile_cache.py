@@ -28,15 +28,21 @@ MIN_COMPILE_SECONDS = 0.0      # store every program (JAX's default: 1 s)
 _JAX_DEFAULT_MIN = 1.0
 
 
-def cache_dir() -> Optional[Path]:
-    """Where programs are cached, or None when turned off."""
-    v = os.environ.get(ENV, "").strip()
-    if v.lower() in OFF:
+def user_cache_dir(env: str, name: str) -> Optional[Path]:
+    """A cache folder of nnjax: ``$env`` if set to a path, None if set to one of ``OFF``,
+    else ``$XDG_CACHE_HOME/name`` (``~/.cache/name``)."""
+    v = os.environ.get(env, "").strip()
+    if v.lower() in OFF and v:
         return None
     if v:
         return Path(v).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nnjax-xla"
+    return Path(base) / name
+
+
+def cache_dir() -> Optional[Path]:
+    """Where programs are cached, or None when turned off."""
+    return user_cache_dir(ENV, "nnjax-xla")
 
 
 def enable() -> Optional[Path]:
