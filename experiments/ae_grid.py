@@ -355,7 +355,7 @@ def headline(results) -> list:
 
 
 def report(results) -> str:
-    s, cfg = results["summary"], results["config"]
+    cfg = results["config"]
     lines = []
     if results.get("preset") == "cpu":
         shapes = ", ".join(f"({a},{b})" for a, b in cfg["cells"])
@@ -438,7 +438,7 @@ def knn_note(results, knn) -> str:
                    f" IQM {tp['iqm']:.4f} ({stats.spread_text(tp)}), fit train → score test"
                    f" IQM {tt['iqm']:.4f} ({stats.spread_text(tt)})")
     return ("\n5-NN top-1 on the codes of the L=4 cells (the latent study's KNN; published"
-            f" 0.8097 under the source's protocol): " + "; ".join(out) + ".")
+            " 0.8097 under the source's protocol): " + "; ".join(out) + ".")
 
 
 STUDY = Study("ae-grid", "001", "Autoencoder grid: latent size × depth × loss", PRESETS,

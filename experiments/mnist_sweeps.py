@@ -406,7 +406,6 @@ def _deviation_lines(r) -> list:
 def report(r: dict) -> str:
     c = r["config"]
     fewer = c.get("seeds_by_batch") or {}
-    n_runs = {row["label"]: row["summary"]["n"] for row in r["sweeps"].get("batch size", [])}
     out = [f"Up to {c['seeds']} seeds per configuration"
            + (" (" + ", ".join(f"{n} for batch {b}" for b, n in fewer.items()) + ")" if fewer else "")
            + f", ≤{c['epochs']} epochs, {c['early_stopping']}. Each value: the test accuracy"

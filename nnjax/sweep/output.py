@@ -95,7 +95,8 @@ def summary_md(spec, table) -> str:
              f"{spec.data}, model `{spec.builder.name}`, {len(grid.points())} point(s) × "
              f"{grid.runs().size} runs. {metric}: IQM over seeds"
              f"{' and folds' if spec.folds else ''} with its 95% bootstrap CI (with fewer than"
-             f" {stats.MIN_RUNS_FOR_CI} runs: every value instead); diverged runs are excluded and counted.", "",
+             f" {stats.MIN_RUNS_FOR_CI} runs: every value instead); diverged runs are excluded"
+             " and counted.", "",
              "| " + " | ".join([*by, "n", "diverged", f"{metric} IQM", "95% CI or values"]) + " |",
              "|" + "---|" * (len(by) + 4)]
     for s in table:
