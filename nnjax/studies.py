@@ -96,11 +96,30 @@ def discover(folders: Optional[Iterable] = None) -> dict:
     return found
 
 
+def _by_file_name(name: str, folders: Sequence):
+    """The study ``name`` from the file named after it (``mnist-mlp`` → ``mnist_mlp.py``)
+    in the first study folder, when that file defines it; else None (then :func:`find`
+    imports every study, :func:`discover`). Saves importing the other studies at start-up.
+    (A folder in which two files define the same study name is ambiguous; there the file
+    named after the study wins.)"""
+    stem = name.replace("-", "_")
+    if not folders or not stem.isidentifier() or stem.startswith("_"):
+        return None
+    path = Path(folders[0]) / f"{stem}.py"
+    if not path.is_file():
+        return None
+    study = getattr(_module(path), "STUDY", None)
+    return study if isinstance(study, Study) and study.name == name else None
+
+
 def find(name_or_path: str, folders: Sequence = ()) -> Study:
     """A study by name (searched in ``folders`` then :func:`search_path`) or by the path of
     its file (``*.py``)."""
     if name_or_path.endswith(".py") or os.sep in name_or_path:
         return load_file(name_or_path)
+    quick = _by_file_name(name_or_path, search_path(folders))
+    if quick is not None:
+        return quick
     everything = discover(search_path(folders))
     if name_or_path not in everything:
         raise StudyError(f"unknown study {name_or_path!r}; `nnjax list` shows:"

@@ -132,3 +132,18 @@ def test_an_experiments_package_on_the_path_does_not_shadow_ours(tmp_path):
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert got.returncode == 0, got.stderr
     assert "mnist-mlp" in got.stdout and "conv-ae" in got.stdout
+
+
+def test_find_by_name_imports_only_the_file_named_after_it(user_dir):
+    """``find`` takes the file named after the study (my-study → my_study.py) without
+    importing the folder's other files, and gives what discovering all of them gives;
+    a name defined in a file named otherwise is still found."""
+    from nnjax import studies
+    (user_dir / "broken.py").write_text("raise RuntimeError('imported')\n")
+    quick = studies.find("my-study", [user_dir])
+    assert quick.name == "my-study" and quick.title == "A user's study"
+    (user_dir / "other_name.py").write_text(textwrap.dedent(STUDY).replace(
+        'Study("my-study"', 'Study("renamed"'))
+    (user_dir / "broken.py").unlink()
+    assert studies.find("renamed", [user_dir]).name == "renamed"        # full discovery
+    assert studies.discover([user_dir])["my-study"] is quick

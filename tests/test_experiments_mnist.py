@@ -25,6 +25,7 @@ def test_mnist_mlp_tiny(tmp_path):
     acc = res["summary"]["test_accuracy"]
     assert acc["n"] == 2 and 0.5 < acc["iqm"] <= 1.0          # 10 epochs on the 8×8 digits
     assert res["gradcheck"]["ok"]
+    assert res["config"]["run_mapping"] == "vmap"     # one program, whatever "auto" measured
     best = res["best_by_val"]
     assert best["test_accuracy"] == res["runs"][best["index"]]["test_accuracy"]
     # the best run is chosen by validation accuracy, not by the test set
