@@ -51,6 +51,10 @@ def run(ctx: Context) -> dict:
     runs = [{"seed": s, "test_accuracy": float(acc[i]), "test_loss": float(loss[i]),
              **{k: float(v[i]) for k, v in finals.items()}} for i, s in enumerate(seeds)]
 
+    # the test outputs of every run (for the misclassified digits): dispatched now, so that
+    # XLA computes them while the curves and bars below are drawn
+    outputs = predict(model, res.params, res.model_state, ds.test.x)
+
     # figures
     what = "8×8 digits (test mode)" if ctx.tiny else "MNIST"
     n = len(seeds)
@@ -65,7 +69,7 @@ def run(ctx: Context) -> dict:
                 published=PUBLISHED["test_accuracy_best_of_15_by_val"],
                 title=f"{what} test accuracy per seed after {ctx['epochs']} epochs",
                 ylabel="test accuracy")
-    pred = np.asarray(predict(model, res.params, res.model_state, ds.test.x)).argmax(-1)
+    pred = np.asarray(outputs).argmax(-1)
     idx, count, major = C.most_missed(pred, np.asarray(ds.test.y), k=24)
     plots.captioned_images(ctx.figure("misclassified.png"), ds.test.x[idx],
                     [f"{p} / {t}  ({c}/{n})" for p, t, c in zip(major, ds.test.y[idx], count)],
