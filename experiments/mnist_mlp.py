@@ -86,7 +86,8 @@ def run(ctx: Context) -> dict:
         "config": {"model": "784-64-32-10 ReLU (nnjax.models.mlp)",
                    "loss": "softmax cross-entropy", "optimizer": "adam", "learning_rate": 1e-3,
                    "batch_size": cfg.batch_size, "epochs": cfg.epochs, "seeds": seeds,
-                   "shuffle": cfg.shuffle, "run_mapping": res.info["map"]["choice"], "split": "train 50 000 / val last 10 000 / test 10 000",
+                   "shuffle": cfg.shuffle, "run_mapping": res.info["map"]["choice"],
+                   "devices": res.info["devices"], "split": "train 50 000 / val last 10 000 / test 10 000",
                    "data": what},
         "runs": runs,
         "summary": {"test_accuracy": stats.summary(acc), "test_loss": stats.summary(loss),
@@ -186,4 +187,4 @@ def report(r: dict) -> str:
 
 STUDY = Study(name="mnist-mlp", seed_report="001",
               title="MNIST MLP 784-64-32-10 (15 seeds in one program)",
-              presets=PRESETS, run=run, report=report, headline=headline)
+              presets=PRESETS, run=run, report=report, headline=headline, cpu_devices=True)

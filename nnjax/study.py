@@ -41,6 +41,7 @@ class Study:
     default_preset: str = "quick"
     headline: Optional[Callable[[dict], list]] = None
     full_presets: tuple = ("paper",)  # presets that run the source's full setting
+    cpu_devices: bool = False     # nnjax run: one JAX device per core (nnjax.train.cpu_devices)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,11 +64,15 @@ def _run(args) -> int:
     from nnjax.sweep.claims import Pending, workers_from_args
     workers = workers_from_args(args)
     folders = _folders(args)
-    quiet = distributed.from_args(args) and not distributed.is_writer()  # process 0 reports
+    in_cluster = distributed.from_args(args)
+    quiet = in_cluster and not distributed.is_writer()  # process 0 reports
     if args.name == "all":
         chosen = list(finder.discover(finder.search_path(folders)).values())
     else:
         chosen = [finder.find(args.name, folders)]
+        if chosen[0].cpu_devices and not in_cluster:
+            from nnjax.train.cpu_devices import use_cpu_cores
+            use_cpu_cores()                    # before the study's first JAX operation
     for study in chosen:
         preset = args.preset or study.default_preset
         if preset not in study.presets and args.name == "all":

@@ -147,3 +147,20 @@ def test_find_by_name_imports_only_the_file_named_after_it(user_dir):
     (user_dir / "broken.py").unlink()
     assert studies.find("renamed", [user_dir]).name == "renamed"        # full discovery
     assert studies.discover([user_dir])["my-study"] is quick
+
+
+def test_run_asks_for_one_device_per_core_only_for_a_study_that_wants_it(user_dir, tmp_path,
+                                                                       monkeypatch):
+    from nnjax.train import cpu_devices
+    calls = []
+    monkeypatch.setattr(cpu_devices, "use_cpu_cores", lambda: calls.append(1))
+    argv = ["run", "--out", str(tmp_path / "out"), "--epochs", "1", "--no-progress"]
+    assert main([argv[0], str(user_dir / "my_study.py"), *argv[1:]]) == 0
+    assert calls == []
+    wants = user_dir / "wants_cores.py"
+    wants.write_text(textwrap.dedent(STUDY).replace('run, report)', 'run, report,'
+                                                    ' cpu_devices=True)'))
+    assert main([argv[0], str(wants), *argv[1:]]) == 0        # backend started: a no-op
+    assert calls == [1]
+    from experiments import mnist_mlp
+    assert mnist_mlp.STUDY.cpu_devices

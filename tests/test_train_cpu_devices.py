@@ -1,0 +1,37 @@
+"""nnjax.train.cpu_devices: one JAX device per core, set only before the backend starts and
+only when the user chose no device count. Each case runs in a fresh process (the device
+count is fixed when JAX starts); that sharded runs equal one-device runs is
+tests/test_sharding.py."""
+import json
+import os
+import subprocess
+import sys
+
+SCRIPT = r"""
+import json, jax
+from nnjax.train.cpu_devices import use_cpu_cores
+first = use_cpu_cores(2)
+count = jax.device_count()
+again = use_cpu_cores(3)           # the backend has started: nothing changes
+print("RESULT", json.dumps([first, count, again, jax.device_count()]))
+"""
+
+
+def _run(**env_extra):
+    env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
+    env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split()
+                                if "device_count" not in f)
+    env.update(JAX_PLATFORMS="cpu", **env_extra)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def test_sets_the_device_count_before_the_backend_starts_and_not_after():
+    assert _run() == [2, 2, None, 2]
+
+
+def test_a_device_count_the_user_chose_is_kept():
+    assert _run(JAX_NUM_CPU_DEVICES="1") == [None, 1, None, 1]
