@@ -18,6 +18,7 @@ import os
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NNJAX_COMPILATION_CACHE", "off")   # tests write nothing to ~/.cache
 os.environ.setdefault("NNJAX_GRADCHECK_CACHE", "off")
+os.environ.setdefault("NNJAX_CPU_DEVICES", "off")         # one device, whichever test runs first
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_backend_optimization_level=0").strip()

@@ -18,7 +18,8 @@ print("RESULT", json.dumps([first, count, again, jax.device_count()]))
 
 
 def _run(**env_extra):
-    env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("JAX_NUM_CPU_DEVICES", "NNJAX_CPU_DEVICES")}
     env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split()
                                 if "device_count" not in f)
     env.update(JAX_PLATFORMS="cpu", **env_extra)
@@ -35,3 +36,7 @@ def test_sets_the_device_count_before_the_backend_starts_and_not_after():
 
 def test_a_device_count_the_user_chose_is_kept():
     assert _run(JAX_NUM_CPU_DEVICES="1") == [None, 1, None, 1]
+
+
+def test_off_by_environment():
+    assert _run(NNJAX_CPU_DEVICES="off") == [None, 1, None, 1]

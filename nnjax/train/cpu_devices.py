@@ -13,7 +13,8 @@ The device count is fixed when JAX starts its backend, so :func:`use_cpu_cores` 
 before the process's first JAX operation; ``nnjax run`` calls it for a study that sets
 ``Study(cpu_devices=True)``. A device count the user chose (``JAX_NUM_CPU_DEVICES``,
 ``XLA_FLAGS=--xla_force_host_platform_device_count``) is kept, and so is a platform other
-than the CPU (``JAX_PLATFORMS``).
+than the CPU (``JAX_PLATFORMS``). ``NNJAX_CPU_DEVICES=off`` turns this off (the test
+suite does), ``NNJAX_CPU_DEVICES=N`` asks for N devices.
 """
 from __future__ import annotations
 
@@ -23,13 +24,20 @@ from typing import Optional
 import jax
 
 MAX_DEVICES = 8
+ENV = "NNJAX_CPU_DEVICES"
+OFF = ("0", "off", "false", "no", "none")
 
 
 def use_cpu_cores(n: Optional[int] = None) -> Optional[int]:
     """Make the CPU ``n`` JAX devices (default: the cores, at most ``MAX_DEVICES``) if the
     backend has not started and the user set no device count; returns the count set, or
     None when it left JAX as it was."""
-    n = min(os.cpu_count() or 1, MAX_DEVICES) if n is None else int(n)
+    env = os.environ.get(ENV, "").strip().lower()
+    if env in OFF:
+        return None
+    if n is None:
+        n = int(env) if env.isdigit() else min(os.cpu_count() or 1, MAX_DEVICES)
+    n = int(n)
     if n < 2 or _user_chose():
         return None
     try:
