@@ -80,3 +80,26 @@ def test_one_run_at_a_time_is_not_batched():
         text = str(jax.make_jaxpr(mapper(f))(r, shared))
         assert "([], [])" in text and "([0], [0])" not in text, text     # plain dots only
         np.testing.assert_allclose(mapper(f)(r, shared), RunMapper()(f)(r, shared))
+
+
+def test_pad_and_unpad_move_data_only():
+    """pad_runs repeats the last run (one program for the whole tree) and unpad drops the
+    padding; a tree without padding comes back as it is."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from nnjax.train.parallel import pad_runs, unpad
+    tree = {"w": jnp.arange(3 * 4 * 2, dtype=jnp.float32).reshape(3, 4, 2),
+            "n": jnp.asarray([1, 2, 3], jnp.int32),
+            "k": jax.random.split(jax.random.key(0), 3)}
+    padded, r = pad_runs(tree, 5)
+    assert r == 3 and padded["w"].shape == (5, 4, 2)
+    np.testing.assert_array_equal(padded["w"], np.concatenate([tree["w"], tree["w"][2:], tree["w"][2:]]))
+    np.testing.assert_array_equal(padded["n"], [1, 2, 3, 3, 3])
+    np.testing.assert_array_equal(jax.random.key_data(padded["k"])[3],
+                                  jax.random.key_data(tree["k"])[2])
+    back = unpad(padded, 3)
+    for name in tree:
+        data = jax.random.key_data if name == "k" else (lambda a: a)
+        np.testing.assert_array_equal(data(back[name]), data(tree[name]))
+    assert unpad(tree, 3) is tree and pad_runs(tree, 3)[0] is tree

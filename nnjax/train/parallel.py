@@ -14,6 +14,7 @@ any of this, so results do not depend on the device count or the chunking.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -95,19 +96,35 @@ class RunMapper:
 def pad_runs(tree, r_padded: int):
     """Pad every leaf's leading axis R to ``r_padded`` by repeating the last run.
 
-    Returns ``(padded, R)``; slice results with ``[:R]``.
+    Returns ``(padded, R)``; slice results with ``[:R]``. One compiled program for the
+    whole tree (eager, each leaf's slice, repeat and concatenation were programs of their
+    own: some thirty for an MLP's parameters on sharded arrays).
     """
     r = jax.tree.leaves(tree)[0].shape[0]
     if r_padded == r:
         return tree, r
+    return _padded(tree, r_padded), r
 
+
+@functools.partial(jax.jit, static_argnums=1)
+def _padded(tree, r_padded: int):
     def pad(a):
-        extra = jnp.repeat(a[-1:], r_padded - r, axis=0)
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):     # copies of a key: its data
+            return jax.random.wrap_key_data(pad(jax.random.key_data(a)),
+                                            impl=jax.random.key_impl(a))
+        extra = jnp.repeat(a[-1:], r_padded - a.shape[0], axis=0)
         return jnp.concatenate([a, extra], axis=0)
-
-    return jax.tree.map(pad, tree), r
+    return jax.tree.map(pad, tree)
 
 
 def unpad(tree, r: int):
-    """Drop the padding runs: every leaf ``[:r]``."""
+    """Drop the padding runs: every leaf ``[:r]`` (one compiled program for the tree;
+    the tree as it is when no leaf is padded)."""
+    if all(a.shape[0] == r for a in jax.tree.leaves(tree)):
+        return tree
+    return _unpadded(tree, r)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _unpadded(tree, r: int):
     return jax.tree.map(lambda a: a[:r], tree)
