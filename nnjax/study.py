@@ -17,8 +17,6 @@ holds from the results, never typing it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import sys
 import time
@@ -74,9 +72,7 @@ class Context:
         ``out/store/<preset>-<digest of the settings>``, so an edited preset or other
         ``--seeds``/``--epochs`` start afresh instead of reusing results of other settings
         (the older folder stays where it was)."""
-        text = json.dumps([results_lib.to_jsonable(dict(self.settings)), self.tiny],
-                          sort_keys=True)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        digest = results_lib.json_digest([dict(self.settings), self.tiny], 10, compact=False)
         return results_lib.ResultStore(self.out / "store" / f"{self.preset}-{digest}")
 
     def dataset(self, name: str = "mnist", *, flatten: bool = False, **kwargs):
