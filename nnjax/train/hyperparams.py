@@ -30,6 +30,11 @@ from nnjax.train.optim import Schedule, learning_rate_of, optimizer_numbers
 from nnjax.train.runs import RESERVED
 
 
+# TrainConfig fields the program reads per run (run_hyper's columns), never compiled in;
+# an Optimizer's float arguments and a Schedule's numbers are per run too
+CONFIG_PER_RUN = ("learning_rate", "momentum", "weight_decay", "noise_std")
+
+
 def sweepable(model, config) -> dict:
     """``{name: default}`` of every per-run number of ``(model, config)`` (``l1``: None,
     meaning each ActivityL1 keeps the λ it was built with).
