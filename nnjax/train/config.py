@@ -1,8 +1,8 @@
 """What a training run is: :class:`TrainConfig` (frozen) and the input corruptions.
 
 A config holds everything that does not change inside one compiled program. Numbers
-that a sweep varies per run (learning rate, momentum, weight decay, noise σ, L1
-strength λ) are *defaults* here; :func:`nnjax.train.runs.make_runs` overrides them per run
+that a sweep varies per run (learning rate, momentum, weight decay, noise σ; a layer's
+λ or rate is the layer's) are *defaults* here; :func:`nnjax.train.runs.make_runs` overrides them per run
 and they are traced, so a grid of them is one program (see :mod:`nnjax.train.optim`).
 
 Example::
