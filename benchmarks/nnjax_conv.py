@@ -5,7 +5,8 @@ per-run batch order, the default); its time is ``info["train_seconds"]`` divided
 (seconds per run-epoch). The first call compiles (``compile_s`` = first minus a steady
 call). Variants:
 
-* ``alone``: one run (S = 1);
+* ``alone``: one run (S = 1); ``whole_batch``: the same without ``microbatch`` (each
+  step's batch in one piece);
 * ``vmap``, ``sequential``, ``chunks2`` / ``chunks9``, ``one_by_one``: S runs under that
   mapping (``fit``'s ``map=``/``chunk_size=``);
 * ``auto``: ``map="auto"`` with an empty cache, so it measures its candidates in this
@@ -39,6 +40,8 @@ def cases(settings) -> list:
     r, tiny = settings.repeats, settings.mode == "tiny"
     sweep = 2 if tiny else 4
     out = [Case("conv_nnjax", "alone", 1, r)]
+    if not tiny:        # the A/B of TrainConfig.microbatch: alone, the batch in one piece
+        out.append(Case("conv_nnjax", "whole_batch", 1, r))
     if tiny:            # the code path only: alone, vmapped and auto (which takes vmap)
         return out + [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "auto")]
     full = settings.mode == "full"
@@ -68,7 +71,8 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
         used = conv_ops.resolve()
     config = TrainConfig(epochs=1, batch_size=conv_ae.batch_size(len(x)), optimizer="adam",
                          learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True,
-                         microbatch=conv_ae.MICROBATCH)
+                         microbatch=(None if case.variant == "whole_batch"
+                                     else conv_ae.MICROBATCH))
     kw = MAPS.get(case.variant, MAPS["alone"])
     old = os.environ.get("NNJAX_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:

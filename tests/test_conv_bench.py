@@ -48,6 +48,7 @@ def test_plan_has_the_27_run_rows():
     quick, full = plan("quick"), plan("full")
     assert {("auto", 27), ("auto", 4), ("alone", 1), ("lowering_phase", 1)} <= quick
     assert ("sequential", 27) not in quick and ("lowering_xla", 1) not in quick
+    assert ("whole_batch", 1) in quick and ("whole_batch", 1) not in plan("tiny")
     assert {("lowering_xla", 1), ("lowering_phasesum", 1)} <= full
     assert {(v, 27) for v in ("vmap", "sequential", "chunks9", "one_by_one", "auto")} <= full
     assert all(seeds <= 2 for _, seeds in plan("tiny"))
