@@ -31,8 +31,9 @@ Lowerings (``LOWERINGS``):
   model; a transposed conv's dx when it has one output channel) the conv and kernel
   gradient take the patches of the space-to-depth image instead (:func:`s2d_patches`:
   Q_h·Q_w slices of s_h·s_w·I channels each, not kh·kw scalar slices; zero-weight
-  columns for the taps ≥ k, 16 columns for 9 taps at k = 3, s = 2). The sub-pixel kernel holds zero taps (for k = 3, s = 2: 7 of 16), so the
-  adjoint's matmul runs 16/9 of the useful multiply-adds and more on the border phases.
+  columns for the taps ≥ k, 16 columns for 9 taps at k = 3, s = 2). The sub-pixel
+  kernel holds zero taps (for k = 3, s = 2: 7 of 16), so the adjoint's matmul runs
+  16/9 of the useful multiply-adds and more on the border phases.
 * ``"phasesum"``: ``phase``'s conv and kernel gradient; the adjoint as col2im *by output
   phase*: one matmul ``C = y @ Wᵀ`` with exactly the useful multiply-adds (no patches of
   y built), then each output phase r of x_pad is the sum over its own taps a = s·q + r of
