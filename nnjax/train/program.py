@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import optax
 
 from nnjax.train import early_stopping as es_lib
+from nnjax.train import microbatch
 from nnjax.backprop import value_and_grad
 from nnjax.train.cache import by_structure, program_config
 from nnjax.train.evaluate import classifies, split_metrics
@@ -157,7 +158,7 @@ def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool
     ``init(specs, None) -> Carry``; ``program(carry, specs, shared) -> (carry, history)``
     with the carry donated.
     """
-    vg = value_and_grad(model, config.loss, config.grad)
+    vg = microbatch.wrap(value_and_grad(model, config.loss, config.grad), config.microbatch)
     k = config.epochs_per_call
 
     def order(key):
