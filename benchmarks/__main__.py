@@ -2,7 +2,8 @@
 
 Times seed 001's MNIST MLP (one epoch, S seeds) with every contender, each case in its
 own subprocess, and writes ``DIR/<date>-<host>.json``, ``.md``, ``.png`` and
-``DIR/LATEST.md``. Contenders (each module's docstring says how it trains): nnjax (with
+``DIR/LATEST.md`` (a subset run, ``--only``, writes ``DIR/<date>-<host>-only-<names>.*``
+and leaves the day's full run and LATEST.md alone). Contenders (each module's docstring says how it trains): nnjax (with
 its grad=autodiff and 1-vs-2-devices comparison cases), jax_plain, torch_mlp, torch_func,
 flax_nnx, numpy, roofline. The "What was tried" section comes from benchmarks/TRIED.md.
 """
@@ -56,7 +57,7 @@ def main(argv=None) -> dict:
         raise SystemExit("--rounds must be at least 1")
     records, used = runner.run_all(cases, settings, data_source, args.isolate, args.rounds)
     payload = report.build_payload(records, settings, used, skipped, load_start, now,
-                                   args.rounds)
+                                   args.rounds, only)
     paths = report.write_all(args.out, payload)
     print()
     for g in payload["goals"]:

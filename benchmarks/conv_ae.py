@@ -23,6 +23,10 @@ BATCH = 1000
 LR = 1e-3
 CHANNELS = (8, 16, 32)
 HIDDEN = 64
+# nnjax computes each step's gradient in chunks of this many images (TrainConfig.microbatch:
+# the batch-1000 gradient to round-off, a chunk's activations staying in the caches;
+# benchmarks/TRIED.md). PyTorch runs its idiomatic whole-batch step.
+MICROBATCH = 100
 
 
 def images(x: np.ndarray) -> np.ndarray:
@@ -82,14 +86,19 @@ def adjoint_macs(geometry, lowering: str) -> float:
 def executed_flops_per_image(lowering: str) -> float:
     """FLOPs of the matmuls a training step runs per image under ``lowering``: per conv
     geometry 2·MAC for the conv and for the kernel gradient, 2·:func:`adjoint_macs` for
-    the adjoint (all but the first layer's), 6·fan_in·fan_out per Linear. For ``xla``
+    the adjoint (all but the first layer's), 6·fan_in·fan_out per Linear; ``phase`` and
+    ``phasesum`` build a one-channel conv's patches from its space-to-depth image, whose
+    (s·⌈k/s⌉)² columns include zero-weight taps (16 for 9). For ``xla``
     (XLA's own convolution kernels, whose inner work is not visible) the useful count.
     ``tests/test_conv_bench.py`` checks it against the dots in XLA's optimized HLO."""
     total = 0.0
     for g in conv_geometries():
         h, w, i, o, k, s, lo, first = g
         ho, wo = (h + 2 * lo - k) // s + 1, (w + 2 * lo - k) // s + 1
-        total += 4.0 * ho * wo * k * k * i * o + (0.0 if first else 2.0 * adjoint_macs(
+        taps = k * k
+        if lowering in ("phase", "phasesum") and i == 1 and s > 1:
+            taps = (-(-k // s) * s) ** 2        # space-to-depth patches: s²·Q² columns
+        total += 4.0 * ho * wo * taps * i * o + (0.0 if first else 2.0 * adjoint_macs(
             g, lowering))
     return total + 6.0 * sum(layer_macs()[3:7])
 

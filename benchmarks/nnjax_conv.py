@@ -5,14 +5,17 @@ per-run batch order, the default); its time is ``info["train_seconds"]`` divided
 (seconds per run-epoch). The first call compiles (``compile_s`` = first minus a steady
 call). Variants:
 
-* ``alone``: one run (S = 1);
+* ``alone``: one run (S = 1); ``whole_batch``: the same without ``microbatch`` (each
+  step's batch in one piece);
 * ``vmap``, ``sequential``, ``chunks2`` / ``chunks9``, ``one_by_one``: S runs under that
   mapping (``fit``'s ``map=``/``chunk_size=``);
 * ``auto``: ``map="auto"`` with an empty cache, so it measures its candidates in this
   process; the record's notes name its choice and ``auto_choice`` holds it.
 
 Every variant uses the default convolution lowering of the backend
-(:mod:`nnjax.layers.conv_ops`; ``lowering_<name>`` variants force one, alone).
+(:mod:`nnjax.layers.conv_ops`; ``lowering_<name>`` variants force one, alone) and
+computes each step's gradient in chunks of :data:`benchmarks.conv_ae.MICROBATCH`
+images (``TrainConfig.microbatch``).
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ def cases(settings) -> list:
     r, tiny = settings.repeats, settings.mode == "tiny"
     sweep = 2 if tiny else 4
     out = [Case("conv_nnjax", "alone", 1, r)]
+    if not tiny:        # the A/B of TrainConfig.microbatch: alone, the batch in one piece
+        out.append(Case("conv_nnjax", "whole_batch", 1, r))
     if tiny:            # the code path only: alone, vmapped and auto (which takes vmap)
         return out + [Case("conv_nnjax", v, sweep, r) for v in ("vmap", "auto")]
     full = settings.mode == "full"
@@ -65,7 +70,9 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
         model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
         used = conv_ops.resolve()
     config = TrainConfig(epochs=1, batch_size=conv_ae.batch_size(len(x)), optimizer="adam",
-                         learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True)
+                         learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True,
+                         microbatch=(None if case.variant == "whole_batch"
+                                     else conv_ae.MICROBATCH))
     kw = MAPS.get(case.variant, MAPS["alone"])
     old = os.environ.get("NNJAX_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:
@@ -88,7 +95,8 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
     choice = first.info["map"]["choice"]
     executed = conv_ae.executed_flops_per_image(used) * conv_ae.batch_size(len(x)) * (
         len(x) // conv_ae.batch_size(len(x)))
-    notes = (f"fit, lowering {used}, runs mapped by {choice} ({first.info['map']['how']}); "
+    notes = (f"fit, lowering {used}, microbatch {config.microbatch}, "
+             f"runs mapped by {choice} ({first.info['map']['how']}); "
              f"executed {executed / steady * case.seeds / 1e9:.1f} GFLOP/s "
              f"({conv_ae.executed_flops_per_image(used) / 1e6:.2f} MFLOP per image)")
     if "seconds_per_run_step" in first.info["map"]:
@@ -121,7 +129,7 @@ def epoch_program(x, seeds: int, variant: str):
     model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
     config = TrainConfig(epochs=1_000_000, batch_size=conv_ae.batch_size(len(x)),
                          optimizer="adam", learning_rate=conv_ae.LR, loss="mse",
-                         target="input", drop_last=True)
+                         target="input", drop_last=True, microbatch=conv_ae.MICROBATCH)
     prep = prepare(model, config, make_runs(seeds), x, None, mapper=RunMapper(chunk_size=chunk))
     shared0 = prep.shared._replace(x=None)
 

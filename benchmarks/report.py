@@ -37,8 +37,10 @@ def machine_info() -> dict:
             "load_average": os.getloadavg()}
 
 
-def stem(now: datetime.datetime, host: str) -> str:
-    return f"{now:%Y-%m-%d}-{host}"
+def stem(now: datetime.datetime, host: str, only=None) -> str:
+    """``<date>-<host>``; a subset run (``--only``) adds its families, so it never
+    overwrites the day's full run."""
+    return f"{now:%Y-%m-%d}-{host}" + (f"-only-{'+'.join(only)}" if only else "")
 
 
 def rewrite(json_path: str) -> dict:
@@ -52,17 +54,20 @@ def rewrite(json_path: str) -> dict:
 
 
 def write_all(out_dir: str, payload: dict) -> dict:
-    """Write JSON, Markdown, plot and LATEST.md; return their paths."""
+    """Write JSON, Markdown, plot and (for a run of every family) LATEST.md; return their
+    paths."""
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, payload["stem"])
-    paths = {"json": base + ".json", "md": base + ".md", "png": base + ".png",
-             "latest": os.path.join(out_dir, "LATEST.md")}
+    paths = {"json": base + ".json", "md": base + ".md", "png": base + ".png"}
+    if not payload.get("only"):
+        paths["latest"] = os.path.join(out_dir, "LATEST.md")
     with open(paths["json"], "w") as f:
         json.dump(payload, f, indent=1, default=float)
     write_plot(paths["png"], payload["records"])
     with open(paths["md"], "w") as f:
         f.write(markdown(payload, os.path.basename(paths["png"]), tried_text()))
-    shutil.copyfile(paths["md"], paths["latest"])
+    if "latest" in paths:
+        shutil.copyfile(paths["md"], paths["latest"])
     return paths
 
 
@@ -285,12 +290,13 @@ def write_plot(path: str, records) -> None:
 
 
 def build_payload(records, settings, data_source, skipped, load_start, now,
-                  rounds: int = 1) -> dict:
+                  rounds: int = 1, only=None) -> dict:
     machine = machine_info()
     roofs = [r["roofline"] for r in records if r.get("roofline")]
     roof = max(roofs, key=lambda x: x["roofline_gflops"]) if roofs else None
     n_images = settings.n_images
-    return {"date": f"{now:%Y-%m-%d %H:%M}", "stem": stem(now, machine["host"]),
+    return {"date": f"{now:%Y-%m-%d %H:%M}", "stem": stem(now, machine["host"], only),
+            "only": only,
             "machine": machine, "settings": settings.__dict__, "n_images": n_images,
             "data_source": data_source, "skipped": skipped, "rounds": rounds, "load_start": load_start,
             "load_end": os.getloadavg(), "roofline": roof,

@@ -168,6 +168,5 @@ def conclusions(r: Mapping) -> list:
 
 def headline_row(label: str, s: Mapping, published: Optional[float]) -> tuple:
     """A ``(label, ours, ci, runs, published)`` row of :func:`nnjax.study.headline`."""
-    from nnjax.study import summary_row
-    cells = summary_row(label, s, published).strip().strip("|").split(" | ")
-    return tuple(c.strip() for c in cells)
+    from nnjax.study import summary_cells
+    return summary_cells(label, s, published)

@@ -229,22 +229,29 @@ def classification_outputs(ctx, model, res, labels: Sequence[str], title: str,
             "published": published, "gradcheck": res["gradcheck"], "timing": res["timing"]}
 
 
+def classification_rows(results: dict, pub_acc_key: str = "accuracy",
+                        pub_loss_key: str = "loss") -> list:
+    """Summary cells (:func:`nnjax.study.summary_cells`): training / held-out accuracy and
+    loss per configuration vs published."""
+    from nnjax.study import summary_cells
+    pub = results.get("published", {})
+    rows = []
+    for lab, s in results["summary"].items():
+        rows.append(summary_cells(f"{lab}: train accuracy", s["train_accuracy"],
+                                  pub.get(pub_acc_key)))
+        rows.append(summary_cells(f"{lab}: train loss (BCE)", s["train_loss"],
+                                  pub.get(pub_loss_key)))
+        rows.append(summary_cells(f"{lab}: held-out accuracy", s["held_out_accuracy"]))
+        rows.append(summary_cells(f"{lab}: held-out loss", s["held_out_loss"]))
+    return rows
+
+
 def classification_table(results: dict, pub_acc_key: str = "accuracy",
                          pub_loss_key: str = "loss") -> str:
     """Markdown rows: training / held-out accuracy and loss per configuration vs published."""
-    from nnjax.study import SUMMARY_HEADER, summary_row
-    pub = results.get("published", {})
-    rows = [SUMMARY_HEADER]
-    for lab, s in results["summary"].items():
-        rows.append(summary_row(f"{lab}: train accuracy", s["train_accuracy"],
-                                pub.get(pub_acc_key)))
-        rows.append(summary_row(f"{lab}: train loss (BCE)", s["train_loss"],
-                                pub.get(pub_loss_key)))
-        rows.append(summary_row(f"{lab}: held-out accuracy", s["held_out_accuracy"]))
-        rows.append(summary_row(f"{lab}: held-out loss", s["held_out_loss"]))
-    return "\n".join(rows)
-
-
+    from nnjax.study import SUMMARY_HEADER, table_row
+    return "\n".join([SUMMARY_HEADER] + [table_row(r) for r in classification_rows(
+        results, pub_acc_key, pub_loss_key)])
 
 
 def timing_text(t) -> str:

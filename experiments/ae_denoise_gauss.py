@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from . import _ae003_common as C
-from nnjax.study import Study, verdict
+from nnjax.study import Study, summary_cells, verdict
 from nnjax import data as D
 from ._common import median_run, seeds
 from nnjax.analysis import plots, stats
@@ -195,8 +195,7 @@ def headline(res) -> list:
 
 
 def _row(label, summ, pub=None, fmt=".4f"):
-    return tuple(x.strip() for x in C.summary_row(label, summ, pub, fmt=fmt).strip().strip("|")
-                 .split(" | "))
+    return summary_cells(label, summ, pub, fmt=fmt)
 
 
 STUDY = Study("ae-denoise-gauss", "003",

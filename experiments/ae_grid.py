@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 
 from . import _ae001_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, verdict
 from nnjax.analysis import plots, stats
 from nnjax.models import log_widths
 from nnjax.sweep import Grid
@@ -348,9 +348,8 @@ def headline(results) -> list:
             part = ("" if rows or results.get("complete", True) else
                     f" (partial grid: {len(results['order']) - len(results['missing'])} of"
                     f" {len(results['order'])} cells ran)")
-            row = summary_row(f"test MSE, L={lat}, d={d}, {loss.upper()}{part}", s[key],
-                              published_for(lat, d, loss), fmt=".5f")
-            rows.append(tuple(c.strip() for c in row.strip().strip("|").split(" | ")))
+            rows.append(summary_cells(f"test MSE, L={lat}, d={d}, {loss.upper()}{part}",
+                                      s[key], published_for(lat, d, loss), fmt=".5f"))
     return rows
 
 

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from . import _ae001_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, summary_row, verdict
 from nnjax.analysis import plots, stats
 
 ROLES = ("recon", "codes", "interp")
@@ -209,8 +209,7 @@ def interpolation_figures(ctx, ae, run, codes, y) -> dict:
 
 
 def _row(label, summ, published, fmt=".4f"):
-    return tuple(c.strip() for c in summary_row(label, summ, published, fmt).strip().strip("|")
-                 .split(" | "))
+    return summary_cells(label, summ, published, fmt)
 
 
 def headline(results) -> list:

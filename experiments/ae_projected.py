@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _ae003_common as C
-from nnjax.study import Study, verdict
+from nnjax.study import Study, summary_cells, verdict
 from ._common import seeds
 from nnjax.analysis import plots, stats
 from nnjax.models import join
@@ -277,8 +277,7 @@ def headline(res) -> list:
 
 
 def _row(label, summ, pub):
-    return tuple(x.strip() for x in C.summary_row(label, summ, pub).strip().strip("|")
-                 .split(" | "))
+    return summary_cells(label, summ, pub)
 
 
 STUDY = Study("ae-projected", "003", "Code size × depth of a dense autoencoder (MNIST, FMNIST)",

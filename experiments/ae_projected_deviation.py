@@ -30,7 +30,7 @@ from ._common import seeds
 from nnjax import layers as L
 from nnjax.analysis import plots, stats
 from nnjax.models import dense_encoder_decoder, join
-from nnjax.study import Study, StudyError, verdict
+from nnjax.study import Study, StudyError, summary_cells, verdict
 from nnjax.sweep import Grid, Problem
 from nnjax.train.config import config_dict
 from .ae_projected import PUBLISHED_CODES, _published
@@ -382,8 +382,7 @@ def headline(res) -> list:
 
 
 def _head(label, r, key="train_loss"):
-    cells = C.summary_row(label, r[key], r["published"]).strip().strip("|").split(" | ")
-    return tuple(x.strip() for x in cells)
+    return summary_cells(label, r[key], r["published"])
 
 
 STUDY = Study("ae-projected-deviation", "003",

@@ -16,7 +16,7 @@ from . import _ae003_common as C
 from ._common import seeds
 from nnjax.analysis import plots, stats
 from nnjax.models import join
-from nnjax.study import Study, StudyError, verdict
+from nnjax.study import Study, StudyError, summary_cells, verdict
 from nnjax.sweep import Grid, Problem
 from nnjax.train.config import config_dict
 
@@ -293,8 +293,7 @@ def headline(res) -> list:
 
 
 def _row(label, summ, pub=None):
-    return tuple(x.strip() for x in C.summary_row(label, summ, pub).strip().strip("|")
-                 .split(" | "))
+    return summary_cells(label, summ, pub)
 
 
 STUDY = Study("ae-regularisation", "003", "Sparse (L1) and dropout autoencoders (MNIST)",

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from . import _ae001_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, summary_row, verdict
 from nnjax import data
 from nnjax.analysis import plots, stats
 from nnjax.models import mlp
@@ -278,9 +278,9 @@ def headline(results) -> list:
             k = f"{key}_sigma{sg:g}"
             if k in s:
                 noisy = _at(sw, "input_" + key, sg)
-                row = summary_row(f"σ={sg:g}: {label}", s[k],
-                                  f"noisy input: {noisy:{fmt}} (source: no number)", fmt)
-                rows.append(tuple(c.strip() for c in row.strip().strip("|").split(" | ")))
+                rows.append(summary_cells(f"σ={sg:g}: {label}", s[k],
+                                          f"noisy input: {noisy:{fmt}} (source: no number)",
+                                          fmt))
     return rows
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _conv_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, table_row, verdict
 from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train import predict
@@ -67,17 +67,23 @@ def run(ctx) -> dict:
     }
 
 
-def report(r: dict) -> str:
+def headline(r: dict) -> list:
+    """Per code size: the explained variance of PC1+PC2 and the digits' silhouettes."""
     s = r["summary"]
-    lines = [SUMMARY_HEADER]
+    rows = []
     for c in C.FINAL_CODES:
-        lines.append(summary_row(f"ED={c}: explained variance ratio PC1+PC2",
-                                 s[f"ED={c} explained variance PC1+PC2"], "—", ".3f"))
-        lines.append(summary_row(f"ED={c}: silhouette of digits in 2-D",
-                                 s[f"ED={c} silhouette 2-D"],
-                                 "highly separated" if c == 4 else "more mixed", ".3f"))
-        lines.append(summary_row(f"ED={c}: silhouette of digits in code space",
-                                 s[f"ED={c} silhouette code space"], "—", ".3f"))
+        rows.append(summary_cells(f"ED={c}: explained variance ratio PC1+PC2",
+                                  s[f"ED={c} explained variance PC1+PC2"], "—", ".3f"))
+        rows.append(summary_cells(f"ED={c}: silhouette of digits in 2-D",
+                                  s[f"ED={c} silhouette 2-D"],
+                                  "highly separated" if c == 4 else "more mixed", ".3f"))
+        rows.append(summary_cells(f"ED={c}: silhouette of digits in code space",
+                                  s[f"ED={c} silhouette code space"], "—", ".3f"))
+    return rows
+
+
+def report(r: dict) -> str:
+    lines = [SUMMARY_HEADER] + [table_row(row) for row in headline(r)]
     sel = {c: r["models"][str(c)]["selected_run"] for c in C.FINAL_CODES}
     evr = {c: r["runs"][f"ED={c}"][sel[c]]["explained_variance_ratio"] for c in C.FINAL_CODES}
     src = "; ".join(f"ED={c}: {m['source']}, collapsed runs {int(np.sum(m['collapsed']))}/"
@@ -133,4 +139,5 @@ def verdicts(r: dict) -> list:
 
 
 STUDY = Study("latent-pca", "004", "Latent space of the conv autoencoder: PCA to 2-D (ED=4, 32)",
-              C.PRESETS, run, report, default_preset="quick", full_presets=("paper",))
+              C.PRESETS, run, report, default_preset="quick", headline=headline,
+              full_presets=("paper",))

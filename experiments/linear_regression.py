@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _toy_common as toy
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, table_row, verdict
 from nnjax import data
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -151,20 +151,27 @@ def conclusions(results: dict) -> list:
     ]
 
 
+def headline(results: dict) -> list:
+    """First row: the final training MSE beside the published IQM, then the least-squares
+    optimum, SGD's excess over it, the held-out MSE and the parameter errors."""
+    s = results["summary"]
+    return [
+        summary_cells("final train MSE (final params, whole set)", s["train_mse"],
+                      results["published"]["train_mse"]),
+        summary_cells("least-squares optimum on the same data (closed form)",
+                      s["least_squares_mse"]),
+        summary_cells("excess of SGD's final iterate over that optimum", s["excess_mse"]),
+        summary_cells("last-epoch train loss (mean over the epoch's batches)",
+                      s["last_epoch_train_loss"]),
+        summary_cells("held-out MSE", s["held_out_mse"]),
+        summary_cells("error of w: abs(w − w_true)", s["abs_w_error"]),
+        summary_cells("error of b: abs(b − b_true)", s["abs_b_error"]),
+    ]
+
+
 def report(results: dict) -> str:
     s, t, c = results["summary"], results["timing"], results["config"]
-    rows = [
-        SUMMARY_HEADER,
-        summary_row("final train MSE (final params, whole set)", s["train_mse"],
-                    results["published"]["train_mse"]),
-        summary_row("least-squares optimum on the same data (closed form)", s["least_squares_mse"]),
-        summary_row("excess of SGD's final iterate over that optimum", s["excess_mse"]),
-        summary_row("last-epoch train loss (mean over the epoch's batches)",
-                    s["last_epoch_train_loss"]),
-        summary_row("held-out MSE", s["held_out_mse"]),
-        summary_row("error of w: abs(w − w_true)", s["abs_w_error"]),
-        summary_row("error of b: abs(b − b_true)", s["abs_b_error"]),
-    ]
+    rows = [SUMMARY_HEADER] + [table_row(r) for r in headline(results)]
     return "\n".join(rows + [
         "",
         f"{s['train_mse']['n']} runs, each with its own line and {c['n']} training /"
@@ -191,4 +198,4 @@ def report(results: dict) -> str:
 
 
 STUDY = Study("linear-regression", "001", "Linear regression with one Linear(1)", PRESETS,
-              run, report)
+              run, report, headline=headline)

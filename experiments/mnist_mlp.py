@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _mlp_common as C
 from ._common import Clock, check_text
-from nnjax.study import SUMMARY_HEADER, Context, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Context, Study, summary_cells, summary_row, verdict
 from nnjax.models import mlp
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -127,9 +127,8 @@ def headline(r: dict) -> list:
     """The IQM over all seeds first; the run selected as the source did, labelled."""
     acc, b, pub = r["summary"]["test_accuracy"], r["best_by_val"], r["published"]
     n = len(r["runs"])
-    first = summary_row("test accuracy, all seeds", acc,
-                        f"{pub['test_accuracy_best_of_15_by_val']} (best of 15 by val.)")
-    rows = [tuple(c.strip() for c in first.strip().strip("|").split(" | "))]
+    rows = [summary_cells("test accuracy, all seeds", acc,
+                          f"{pub['test_accuracy_best_of_15_by_val']} (best of 15 by val.)")]
     rows.append((f"selected run: best of {n} by validation (seed {b['seed']})",
                  f"{b['test_accuracy']:.4f}", "—", "1",
                  f"{pub['test_accuracy_best_of_15_by_val']:.4f}"))

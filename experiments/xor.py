@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _source_faults as faults
 from . import _toy_common as toy
-from nnjax.study import Study, summary_row, verdict
+from nnjax.study import Study, summary_cells, verdict
 from nnjax import data
 from nnjax import layers as L
 from nnjax import losses
@@ -144,9 +144,8 @@ def headline(results: dict) -> list:
         if s is None:
             continue
         for metric, key in (("train accuracy", "train_accuracy"), ("train loss (BCE)", "train_loss")):
-            cells = summary_row(f"{label}: {metric}", s[key],
-                                pub["accuracy" if key == "train_accuracy" else "loss"])
-            rows.append(tuple(c.strip() for c in cells.strip().strip("|").split(" | ")))
+            rows.append(summary_cells(f"{label}: {metric}", s[key],
+                                      pub["accuracy" if key == "train_accuracy" else "loss"]))
     return rows
 
 

@@ -157,6 +157,17 @@ def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
     return path
 
 
+def json_digest(value: Any, length: int = 12, *, compact: bool = True) -> str:
+    """The first ``length`` hex digits of the SHA-256 of ``value`` as canonical JSON
+    (:func:`to_jsonable`, sorted keys; ``compact``: no space after ``,`` and ``:``).
+
+    It names resume stores (a study's settings folder, a sweep file's point keys), so the
+    text hashed must not change: finished results would no longer be found."""
+    seps = (",", ":") if compact else (", ", ": ")
+    text = json.dumps(to_jsonable(value), sort_keys=True, separators=seps)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
 def write_json_atomic(path: PathLike, obj: Any) -> Path:
     """Encode ``obj`` (fails before touching the disk if it cannot) and write it atomically."""
     return write_bytes_atomic(path, (dumps(obj) + "\n").encode("utf-8"))

@@ -6,9 +6,9 @@ the repository's ``experiments/``; :mod:`nnjax.studies` finds a user's by path):
 its figures into ``ctx.out`` and returns the JSON-able results (config, per-run metrics,
 ``summary``); ``report(results) -> str`` renders its Markdown section with the published
 numbers beside ours; optionally ``headline(results) -> [(label, ours, ci, runs,
-published)]`` (texts) picks the numbers ``nnjax run`` prints when it ends and the first of
-them goes into the results table of the report and README (default: the report's
-:func:`summary_row` rows). ``full_presets`` names the presets that run the source's full
+published)]`` (texts, e.g. from :func:`summary_cells`) picks the numbers ``nnjax run``
+prints when it ends and the first of them goes into the results table of the report and
+README (default: every ``results["summary"]`` entry beside ``results["published"]``). ``full_presets`` names the presets that run the source's full
 setting; the results table says of every result whether it is one of them.
 
 A report states each conclusion of its source with :func:`verdict`, computing whether it
@@ -17,8 +17,6 @@ holds from the results, never typing it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import sys
 import time
@@ -75,9 +73,7 @@ class Context:
         ``out/store/<preset>-<digest of the settings>``, so an edited preset or other
         ``--seeds``/``--epochs`` start afresh instead of reusing results of other settings
         (the older folder stays where it was)."""
-        text = json.dumps([results_lib.to_jsonable(dict(self.settings)), self.tiny],
-                          sort_keys=True)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        digest = results_lib.json_digest([dict(self.settings), self.tiny], 10, compact=False)
         return results_lib.ResultStore(self.out / "store" / f"{self.preset}-{digest}")
 
     def dataset(self, name: str = "mnist", *, flatten: bool = False, **kwargs):
@@ -175,17 +171,29 @@ def run_study(study: Study, out_root: Path, preset: Optional[str] = None, *,
     return path
 
 
-def summary_row(label: str, summary: Mapping, published=None, fmt: str = ".4f") -> str:
-    """A Markdown table row: label | IQM [Q1–Q3] | 95% CI (or, for fewer than 5 runs, every
-    value: :func:`nnjax.analysis.stats.spread_text`) | n | published."""
+def summary_cells(label: str, summary: Mapping, published=None, fmt: str = ".4f") -> tuple:
+    """The cells of a summary row, texts: ``(label, "IQM [Q1–Q3]", 95% CI (or, for fewer
+    than 5 runs, every value: :func:`nnjax.analysis.stats.spread_text`), runs, published)``
+    -- one row of :func:`headline`."""
     def f(v):
         return "—" if v is None else format(v, fmt)
     n = summary.get("n", 0)
     excl = summary.get("n_excluded", 0)
     runs = f"{n}" + (f" ({excl} diverged, excluded)" if excl else "")
     pub = "—" if published is None else (published if isinstance(published, str) else format(published, fmt))
-    return (f"| {label} | {f(summary.get('iqm'))} [{f(summary.get('q1'))}–{f(summary.get('q3'))}]"
-            f" | {stats.spread_text(summary, fmt)} | {runs} | {pub} |")
+    return (label, f"{f(summary.get('iqm'))} [{f(summary.get('q1'))}–{f(summary.get('q3'))}]",
+            stats.spread_text(summary, fmt), runs, pub)
+
+
+def table_row(cells) -> str:
+    """A Markdown table row of ``cells`` (texts)."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def summary_row(label: str, summary: Mapping, published=None, fmt: str = ".4f") -> str:
+    """A Markdown table row: label | IQM [Q1–Q3] | 95% CI (or, for fewer than 5 runs, every
+    value: :func:`nnjax.analysis.stats.spread_text`) | n | published."""
+    return table_row(summary_cells(label, summary, published, fmt))
 
 
 SUMMARY_HEADER = ("| configuration | ours: IQM [Q1–Q3] | 95% CI of IQM (n ≥ 5) or every value"
@@ -196,30 +204,22 @@ SUMMARY_HEADER = ("| configuration | ours: IQM [Q1–Q3] | 95% CI of IQM (n ≥ 
 def headline(study: Study, results: Mapping) -> list:
     """``[(label, ours, ci, runs, published)]`` (texts): the numbers a finished run prints.
 
-    ``study.headline(results)`` when given; else the rows of the study's report made by
-    :func:`summary_row` (ours: IQM [Q1–Q3], the 95% CI of the IQM, runs, published); else
-    every summary in ``results["summary"]``."""
+    ``study.headline(results)`` when given; else every summary in ``results["summary"]``
+    (a summary, or a mapping of them), beside its ``results["published"]`` value if any."""
     if study.headline is not None:
         return list(study.headline(results))
-    try:
-        text = study.report(results)
-    except (KeyError, TypeError, ValueError, IndexError):   # a report needs what a run lacks
-        text = ""
+    published = results.get("published")
+    published = published if isinstance(published, Mapping) else {}
     rows = []
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if (line.startswith("| ") and len(cells) == 5 and "–" in cells[1]
-                and cells[0] != "configuration"):
-            rows.append(tuple(cells))
-    if rows:
-        return rows
     for label, summ in (results.get("summary") or {}).items():
-        items = [(label, summ)] if isinstance(summ, Mapping) and "iqm" in summ else [
-            (f"{label}: {k}", v) for k, v in (summ.items() if isinstance(summ, Mapping) else ())
-            if isinstance(v, Mapping) and "iqm" in v]
-        for name, sm in items:
-            rows.append(tuple(summary_row(name, sm).strip().strip("|").split(" | ")))
-    return [tuple(c.strip() for c in r) for r in rows]
+        if isinstance(summ, Mapping) and "iqm" in summ:
+            pub = published.get(label)
+            rows.append(summary_cells(label, summ, pub if isinstance(pub, (int, float, str))
+                                      else None))
+        elif isinstance(summ, Mapping):
+            rows += [summary_cells(f"{label}: {k}", v) for k, v in summ.items()
+                     if isinstance(v, Mapping) and "iqm" in v]
+    return rows
 
 
 def headline_lines(study: Study, results: Mapping, limit: int = 12) -> list:

@@ -3,10 +3,10 @@
 ``--debug`` shows the traceback instead."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from nnjax import distributed, studies as finder
+from nnjax.cli_guard import guarded
 from nnjax.results import read_json, write_bytes_atomic
 from nnjax.sweep.claims import add_worker_flags
 from nnjax.train.callbacks import add_log_flag
@@ -28,23 +28,8 @@ def _user_errors():
             CorruptResultError)
 
 
-def _one_line(err) -> str:
-    """The error's message and its advice (its first two lines) as one line."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return " ".join(lines[:2]) or type(err).__name__
-
-
 def _guarded(func):
-    def run(args) -> int:
-        try:
-            return func(args)
-        except _user_errors() as err:
-            if getattr(args, "debug", False):
-                raise
-            print(f"nnjax {args.command}: {_one_line(err)}  (--debug shows the traceback)",
-                  file=sys.stderr)
-            return 2
-    return run
+    return guarded(func, _user_errors)
 
 
 def _folders(args) -> list:

@@ -110,3 +110,15 @@ def test_choose_keeps_one_by_one_unless_another_clearly_leads():
     assert automap.choose({"vmap": 1.2, "1": 0.97, one: 1.0}) == one     # 3%: noise
     assert automap.choose({"vmap": 1.2, "1": 0.94, one: 1.0}) == "1"
     assert automap.choose({"vmap": 1.2, "2": 1.1, one: 1.0}) == one
+
+
+def test_timed_steps_give_one_run_call_about_call_flops_of_work():
+    """A cheap step (the MNIST MLP's forward ≈ 1.1e5 FLOPs per example, batch 128) is timed
+    on enough steps for ≈ CALL_FLOPS, a costly one (the conv AE's ≈ 5e5, batch 1000) on the
+    fewest, and never on more steps than an epoch has."""
+    mlp_forward = 2 * (784 * 64 + 64 * 32 + 32 * 10)
+    k = automap.timed_steps(mlp_forward, 128, 60_000)
+    assert k == int(np.ceil(automap.CALL_FLOPS / (3 * 128 * mlp_forward))) and k > 10 * automap.STEPS
+    assert automap.timed_steps(5e5, 1000, 20_000) == automap.STEPS
+    assert automap.timed_steps(mlp_forward, 128, 2_000) == 2_000 // 128       # the whole epoch
+    assert automap.timed_steps(float("inf"), 128, 60_000) == automap.STEPS    # no estimate

@@ -205,3 +205,12 @@ def test_random_data_fallback_is_flagged():
     data = load_data(256, "random")
     assert data.x.shape == (256, 784) and data.x.dtype.name == "float32"
     assert data.source.startswith("random")
+
+
+def test_subset_run_leaves_the_full_run_and_latest_alone(tmp_path):
+    """An ``--only`` run gets its own file name; LATEST.md and the day's full report stay."""
+    (tmp_path / "LATEST.md").write_text("the full run\n")
+    paths = cli.main(["--tiny", "--only", "numpy", "--no-isolate", "--out", str(tmp_path)])
+    assert "latest" not in paths
+    assert paths["md"].endswith("-only-numpy.md")
+    assert (tmp_path / "LATEST.md").read_text() == "the full run\n"

@@ -7,8 +7,9 @@ import pytest
 
 from nnjax import studies as finder
 from nnjax.analysis import stats
-from nnjax.study import (RESULTS_BEGIN, RESULTS_END, full_setting, render_report,
-                         replace_results_table, results_table, summary_row, verdict)
+from nnjax.study import (RESULTS_BEGIN, RESULTS_END, Study, full_setting, headline,
+                         render_report, replace_results_table, results_table, summary_cells,
+                         summary_row, table_row, verdict)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -50,6 +51,24 @@ def test_fewer_than_five_runs_give_every_value_not_a_ci():
            "values": [0.5, None, 0.7]}
     assert "0.5000–0.7000 |" not in summary_row("x", old)
     assert "| n=2: 0.5000, 0.7000 |" in summary_row("x", old)
+
+
+def test_every_study_names_its_headline_and_the_default_reads_results_only():
+    studies, _, _ = _studies()
+    assert [n for n, s in studies.items() if s.headline is None] == []
+    s = stats.summary([0.5, 0.7, 0.6], n_boot=200)
+    cells = summary_cells("acc", s, 0.9)
+    assert cells == ("acc", "0.6000 [0.5500–0.6500]", "n=3: 0.5000, 0.7000, 0.6000", "3",
+                     "0.9000")
+    assert table_row(cells) == summary_row("acc", s, 0.9)
+    # no headline: every summary (or mapping of them), beside its published number if any;
+    # the report's text is not read
+    bare = Study("bare", "mine", "t", {"quick": {}}, lambda ctx: {},
+                 lambda r: "| x | 1 [0–2] | — | 1 | 3 |")
+    res = {"summary": {"acc": s, "per width": {"4": s, "note": "text"}},
+           "published": {"acc": 0.9, "per width": {"4": 0.8}}}
+    assert headline(bare, res) == [cells, summary_cells("per width: 4", s)]
+    assert headline(bare, {}) == []
 
 
 def test_full_setting_only_for_a_full_preset_run_unchanged():

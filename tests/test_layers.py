@@ -8,6 +8,7 @@ from nnjax import layers as L
 from nnjax import losses
 from nnjax.backprop import autodiff, backprop, value_and_grad
 from nnjax.layer import ShapeError, as_function
+from nnjax.layers.hyperparam import set_values
 
 
 def _init(layer, shape, seed=0):
@@ -133,7 +134,7 @@ def test_activity_l1_penalty_enters_value_and_gradient():
     # the strength is a traced state leaf: a vmapped sweep over λ needs no recompilation
     lams = jnp.array([0.0, 0.5, 1.0])
     sweep = jax.vmap(lambda lam: backprop(model, losses.mse)(
-        params, (state[0], state[1]._replace(strength=lam), state[2]), x, t)[0][0])(lams)
+        params, set_values(state, {"l1": lam}), x, t)[0][0])(lams)
     np.testing.assert_allclose(sweep[1], v, rtol=1e-6)
     assert sweep[0] < sweep[1] < sweep[2]
 

@@ -196,3 +196,11 @@ def test_checkpoint_roundtrip_with_optax_state_and_keys(tmp_path):
     (tmp_path / "bad.msgpack").write_bytes(data[: len(data) // 2])
     with pytest.raises(R.CorruptResultError, match="bad.msgpack"):
         R.load_checkpoint(tmp_path / "bad.msgpack", template)
+
+
+def test_json_digest_is_pinned_since_it_names_resume_stores():
+    from nnjax.results import json_digest
+    v = {"b": np.float32(0.5), "a": [1, None, True]}
+    # canonical: key order and NumPy scalars do not matter; these texts name stored folders
+    assert json_digest(v) == json_digest({"a": [1, None, True], "b": 0.5}) == "fe227fc9854e"
+    assert json_digest([v, False], 10, compact=False) == "5878d28e09"   # a study's settings

@@ -137,3 +137,10 @@ def test_a_wrong_backward_in_a_users_model_is_one_line(tmp_path, monkeypatch, ca
     assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith(f"nnjax sweep: {path}: ") and "BrokenTanh" in err[-1]
+
+
+def test_a_file_sets_microbatch(tmp_path):
+    from nnjax.sweep.file import load
+    path = tmp_path / "sweep.toml"
+    path.write_text(GOOD.replace("[train]", "[train]\nmicrobatch = 4"))
+    assert load(path).config({}).microbatch == 4

@@ -47,3 +47,20 @@ def test_one_classification_rule():
     assert not classifies(cfg, np.zeros(3, np.float32))
     assert not classifies(cfg, np.zeros((3, 2), np.int32))
     assert not classifies(cfg.replace(target="input"), np.zeros(3, np.int32))
+
+
+def test_program_config_blanks_exactly_the_config_numbers_read_per_run():
+    from nnjax.train.cache import program_config
+    from nnjax.train.hyperparams import CONFIG_PER_RUN, run_hyper
+    from nnjax.train.runs import make_runs
+    cfg = TrainConfig(optimizer="momentum", learning_rate=0.3, momentum=0.5,
+                      weight_decay=1e-3, noise_std=0.2)
+    # the named optimizers' per-run columns are the config fields program_config blanks
+    assert set(run_hyper(make_runs(1), MLP_FOR_PROGRAM, cfg)) == set(CONFIG_PER_RUN)
+    blank = program_config(cfg)
+    assert blank == program_config(TrainConfig(optimizer="momentum"))
+    assert all(getattr(blank, k) != getattr(cfg, k) for k in CONFIG_PER_RUN)
+    assert blank.replace(**{k: getattr(cfg, k) for k in CONFIG_PER_RUN}) == cfg
+
+
+MLP_FOR_PROGRAM = L.Sequential(L.Linear(4), L.ReLU(), L.Linear(2))

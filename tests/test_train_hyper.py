@@ -143,3 +143,22 @@ def test_sweepable_names_and_clear_errors():
         L.hyper("drop out", 0.1)
     with pytest.raises(TypeError, match="Optax"):
         Optimizer("adam")
+
+
+def test_l1_axis_sets_every_constant_activity_l1_and_unswept_each_keeps_its_own():
+    from nnjax.layers.hyperparam import HyperValue, set_values
+    from nnjax.train.hyperparams import run_hyper
+    model = L.Sequential(L.Linear(4), L.ActivityL1(1e-4), L.Linear(4), L.ActivityL1(2e-4),
+                         L.ActivityL1(L.hyper("lam", 0.3)), L.Linear(2))
+    assert model.hypers == (("lam", 0.3),) and sweepable(model, CFG)["l1"] is None
+    _, state, _ = model.init(jax.random.key(0), (6,))
+    lams = [s for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, HyperValue))]
+    assert [(s.name, float(s.value)) for s in lams] == [
+        ("l1", pytest.approx(1e-4)), ("l1", pytest.approx(2e-4)), ("lam", pytest.approx(0.3))]
+    unswept = run_hyper(make_runs([0]), model, CFG)
+    assert "l1" not in unswept and "lam" not in unswept
+    swept = run_hyper(make_runs([0], l1=[0.5, 0.0]), model, CFG)
+    np.testing.assert_array_equal(swept["l1"], np.float32([0.5, 0.0]))
+    new = set_values(state, {"l1": np.float32(0.5)})
+    got = [float(s.value) for s in jax.tree.leaves(new, is_leaf=lambda s: isinstance(s, HyperValue))]
+    assert got == [0.5, 0.5, pytest.approx(0.3)]

@@ -6,8 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from nnjax.train.optim import HYPER_NAMES, Hyper, make_optimizer, set_l1
-from nnjax.layers import L1State
+from nnjax.train.optim import HYPER_NAMES, Hyper, make_optimizer
 
 torch = pytest.importorskip("torch")
 
@@ -66,11 +65,3 @@ def test_hyperparameters_are_traced_per_run():
     np.testing.assert_allclose(u, -np.asarray(lrs)[:, None] * GRADS[0][None], rtol=1e-6)
     assert len(HYPER_NAMES) == len(Hyper._fields)
 
-
-def test_set_l1_replaces_every_strength_unless_nan():
-    state = ((), L1State(jnp.float32(1e-4)), ((), L1State(jnp.float32(2e-4))))
-    new = set_l1(state, jnp.float32(0.5))
-    assert float(new[1].strength) == 0.5 and float(new[2][1].strength) == 0.5
-    same = set_l1(state, jnp.float32(np.nan))
-    assert float(same[1].strength) == pytest.approx(1e-4)
-    assert float(same[2][1].strength) == pytest.approx(2e-4)

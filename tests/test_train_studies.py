@@ -46,7 +46,7 @@ def test_autoencoder_denoising_and_sparsity_sweep_in_one_program():
     res = fit(AE, AE_CFG, XA, XA_VAL, XA_VAL, runs=runs)
     assert sorted(res.history) == ["train_loss", "val_loss", "val_mse"]
     assert res.info["gradcheck"]["ok"]
-    lam = np.asarray(res.model_state[1].strength)                 # ActivityL1's L1State
+    lam = np.asarray(res.model_state[1].value)                    # ActivityL1's λ (a HyperValue)
     np.testing.assert_allclose(lam, [0, 0, 1e-2, 1e-2, 0, 0, 1e-2, 1e-2], rtol=1e-6)
     # val_mse is the reconstruction error of sigmoid(logits) in [0, 1] pixel space
     recon = predict(AE, res.params, res.model_state, XA_VAL, output_fn=jax.nn.sigmoid)

@@ -323,3 +323,23 @@ def test_the_issues_table_on_the_8x8_digits():
     refused(lambda: fit(model, cfg, (x, y + 0.5)), "integer class indices", "0.5")
     refused(lambda: fit(model, cfg, (x, y[:, None])), "y.reshape(-1)")
     refused(lambda: make_runs(2, learning_rate=[-1.0]), "learning_rate=-1.0", "(0, ∞)")
+
+
+def test_fit_refuses_in_validate_what_prepare_used_to_check():
+    """Every input check of fit is in nnjax.train.validate (prepare only sets up)."""
+    from nnjax import layers as L
+    from nnjax.train import EarlyStopping, TrainConfig
+    from nnjax.train.runs import as_runs, make_runs
+    from nnjax.train.validate import fit_args
+    x = np.zeros((12, 3), np.float32)
+    y = np.arange(12) % 2
+    model = L.Sequential(L.Linear(2))
+    cfg = TrainConfig(batch_size=4)
+    with pytest.raises(ValueError, match="held-out fold; pass val=None"):
+        fit_args(model, cfg, make_runs(1, folds=3), (x, y), (x, y))
+    with pytest.raises(ValueError, match="monitor='val_loss' is not recorded"):
+        fit_args(model, cfg.replace(early_stopping=EarlyStopping("val_loss")), as_runs(1), (x, y))
+    fit_args(model, cfg.replace(early_stopping=EarlyStopping("val_loss")), as_runs(1), (x, y),
+             (x, y))
+    with pytest.raises(ValueError, match="12 inputs but 5 targets"):
+        fit_args(model, cfg.replace(target="input", loss="mse"), as_runs(1), (x, y[:5]))

@@ -8,5 +8,5 @@ from nnjax.layers.hyperparam import HyperParam, HyperValue, hyper
 from nnjax.layers.linear import Linear, LinearParams
 from nnjax.layers.noise import GaussianNoise
 from nnjax.layers.pooling import MaxPool2D
-from nnjax.layers.regularizers import ActivityL1, L1State
+from nnjax.layers.regularizers import ActivityL1
 from nnjax.layers.shape import Flatten, Reshape

@@ -27,8 +27,13 @@ Lowerings (``LOWERINGS``):
   Σ_q y[m − q] · w[s·q + r]ᵀ``, i.e. one matmul of the stride-1 Q×Q patches of ``y``
   (padded by Q − 1 low) with a (Q²·O, s²·I) matrix that holds every output phase r,
   then depth-to-space (a reshape) and a crop: no zero insertion, one matmul. For s = 1 it
-  is im2col. The sub-pixel kernel holds zero taps (for k = 3, s = 2: 7 of 16), so the
-  adjoint's matmul runs 16/9 of the useful multiply-adds and more on the border phases.
+  is im2col. With one input channel and a stride > 1 (the first conv of an image
+  model; a transposed conv's dx when it has one output channel) the conv and kernel
+  gradient take the patches of the space-to-depth image instead (:func:`s2d_patches`:
+  Q_h·Q_w slices of s_h·s_w·I channels each, not kh·kw scalar slices; zero-weight
+  columns for the taps ≥ k, 16 columns for 9 taps at k = 3, s = 2). The sub-pixel
+  kernel holds zero taps (for k = 3, s = 2: 7 of 16), so the adjoint's matmul runs
+  16/9 of the useful multiply-adds and more on the border phases.
 * ``"phasesum"``: ``phase``'s conv and kernel gradient; the adjoint as col2im *by output
   phase*: one matmul ``C = y @ Wᵀ`` with exactly the useful multiply-adds (no patches of
   y built), then each output phase r of x_pad is the sum over its own taps a = s·q + r of
@@ -181,10 +186,48 @@ def _conv_hw(x, k, stride, pads):
     return tuple(_out_size(x.shape[1 + d], k[d], stride[d], *pads[d]) for d in range(2))
 
 
+def _depth_first(x, stride) -> bool:
+    """Whether the phase lowerings build x's patches from its space-to-depth image
+    (:func:`s2d_patches`): for one input channel and a stride > 1, where the
+    (kh·kw)-column patches would be scalar slices (measured faster on the conv AE's
+    first layer; more channels made it slower, benchmarks/TRIED.md)."""
+    return x.shape[3] == 1 and tuple(stride) != (1, 1)
+
+
+def s2d_patches(x, k, stride, pads, out_hw):
+    """Patches of the space-to-depth image: ``X = _phases(x)`` as (N, M_h, M_w,
+    s_h·s_w·I) (one transpose), then its Q_h×Q_w stride-1 windows, (N, Ho, Wo,
+    Q_h·Q_w·s_h·s_w·I), column (q_h, q_w, r_h, r_w, c) = ``x_pad[s·i + s·q + r, c]``:
+    every offset a = s·q + r < s·Q, so the taps a ≥ k are extra columns that
+    :func:`_s2d_weight` gives zero weight (16 columns for 9 taps at k = 3, s = 2)."""
+    xs = _phases(x, k, stride, pads, out_hw)                 # (N, M_h, s_h, M_w, s_w, I)
+    n, mh, sh, mw, sw, c = xs.shape
+    xs = jnp.transpose(xs, (0, 1, 3, 2, 4, 5)).reshape(n, mh, mw, sh * sw * c)
+    q = [-(-k[d] // stride[d]) for d in range(2)]
+    cols = [lax.slice(xs, (0, a, b, 0), (n, a + out_hw[0], b + out_hw[1], xs.shape[3]))
+            for a in range(q[0]) for b in range(q[1])]
+    return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+
+
+def _s2d_weight(w, stride):
+    """(Q_h·Q_w·s_h·s_w·I, O): row (q_h, q_w, r_h, r_w, c) = ``w[s·q + r, c]`` (zero
+    for taps ≥ k), matching :func:`s2d_patches`' columns."""
+    k, (ci, co) = w.shape[:2], w.shape[2:]
+    q = [-(-k[d] // stride[d]) for d in range(2)]
+    wp = jnp.pad(w, [(0, q[0] * stride[0] - k[0]), (0, q[1] * stride[1] - k[1]),
+                     (0, 0), (0, 0)])
+    wp = wp.reshape(q[0], stride[0], q[1], stride[1], ci, co)
+    return jnp.transpose(wp, (0, 2, 1, 3, 4, 5)).reshape(-1, co)
+
+
 def phase_conv(x, w, stride, pads):
-    """``phase_patches(x) @ w.reshape(kh·kw·I, O)``."""
+    """``phase_patches(x) @ w.reshape(kh·kw·I, O)`` (for one input channel
+    ``s2d_patches(x) @ _s2d_weight(w)``: the same sums plus zero-weight taps)."""
     k = w.shape[:2]
-    cols = phase_patches(x, k, stride, pads, _conv_hw(x, k, stride, pads))
+    hw = _conv_hw(x, k, stride, pads)
+    if _depth_first(x, stride):
+        return s2d_patches(x, k, stride, pads, hw) @ _s2d_weight(w, stride)
+    cols = phase_patches(x, k, stride, pads, hw)
     return cols @ w.reshape(-1, w.shape[3])
 
 
@@ -224,10 +267,21 @@ def phase_conv_adjoint(y, w, stride, pads, in_hw):
 
 
 def phase_conv_kernel_grad(x, dy, stride, pads, k):
-    """``phase_patches(x)ᵀ @ dy`` with (N, Ho, Wo) flattened into the contracted axis."""
-    cols = phase_patches(x, k, stride, pads, dy.shape[1:3])
-    dw = cols.reshape(-1, cols.shape[-1]).T @ dy.reshape(-1, dy.shape[-1])
-    return dw.reshape(k[0], k[1], x.shape[3], dy.shape[3])
+    """``phase_patches(x)ᵀ @ dy`` with (N, Ho, Wo) flattened into the contracted axis.
+    For one input channel ``s2d_patches(x)ᵀ @ dy``, whose rows (q, r) are the taps
+    a = s·q + r, reordered to (a_h, a_w) and cropped to a < k (the transpose of
+    :func:`_s2d_weight`)."""
+    ci, co = x.shape[3], dy.shape[3]
+    if not _depth_first(x, stride):
+        cols = phase_patches(x, k, stride, pads, dy.shape[1:3])
+        dw = cols.reshape(-1, cols.shape[-1]).T @ dy.reshape(-1, co)
+        return dw.reshape(k[0], k[1], ci, co)
+    cols = s2d_patches(x, k, stride, pads, dy.shape[1:3])
+    dw = cols.reshape(-1, cols.shape[-1]).T @ dy.reshape(-1, co)
+    q = [-(-k[d] // stride[d]) for d in range(2)]
+    dw = jnp.transpose(dw.reshape(q[0], q[1], stride[0], stride[1], ci, co),
+                       (0, 2, 1, 3, 4, 5))
+    return dw.reshape(q[0] * stride[0], q[1] * stride[1], ci, co)[:k[0], :k[1]]
 
 
 # ------------------------------------------------------------------------------- phasesum

@@ -1,20 +1,9 @@
 """Activity regularisers: identity layers that add a penalty to the objective."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import jax
-import jax.numpy as jnp
-
 from nnjax.layer import Layer
 from nnjax.layers import hyperparam as hp
 from nnjax.losses import l1_penalty, l1_penalty_grad
-
-
-class L1State(NamedTuple):
-    """The penalty strength λ, kept in ``state`` so a sweep can vmap over it."""
-
-    strength: jax.Array
 
 
 def ActivityL1(strength=1e-4, *, name: str = "ActivityL1") -> Layer:
@@ -22,23 +11,22 @@ def ActivityL1(strength=1e-4, *, name: str = "ActivityL1") -> Layer:
     code penalty, Keras' ``activity_regularizer=l1(λ)``).
 
     Backward: ``dx = dy + λ·sign(x)/N`` — the penalty's gradient is part of the manual
-    backward. λ lives in ``state`` (``L1State``, set by a sweep's ``l1`` axis) so sweeps
-    can trace and vmap it; ``strength=L.hyper("l1_code", 1e-4)`` keeps it as a
-    :class:`~nnjax.layers.hyperparam.HyperValue` instead, its own sweep axis.
-    Shapes: (N, ...) → same.
+    backward. λ is a per-run number in ``state`` (a
+    :class:`~nnjax.layers.hyperparam.HyperValue`), so sweeps trace and vmap it: a
+    constant ``strength`` answers the sweep axis ``l1`` (``make_runs(l1=[…])`` sets it in
+    every such layer; unswept, each keeps its own λ); ``strength=L.hyper("l1_code", 1e-4)``
+    makes it its own sweep axis. Shapes: (N, ...) → same.
     """
     default, hname = hp.resolve(strength, f"{name}: strength")
     if not default >= 0:
         raise ValueError(f"{name}: strength must be ≥ 0, got {default!r}.")
+    axis = "l1" if hname is None else hname
 
     def init(key, in_shape):
-        if hname is not None:
-            return (), hp.initial(default, hname), tuple(in_shape)
-        return (), L1State(jnp.asarray(default, jnp.float32)), tuple(in_shape)
+        return (), hp.initial(default, axis), tuple(in_shape)
 
     def forward(params, state, x, *, key=None, train=False):
-        lam = state.value if hname is not None else state.strength
-        return x, state, (x, lam)
+        return x, state, (x, state.value)
 
     def backward(params, res, dy):
         x, lam = res

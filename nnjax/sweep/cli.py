@@ -7,50 +7,48 @@ from __future__ import annotations
 
 import sys
 
+from nnjax.cli_guard import guarded
+
+
+def _errors() -> tuple:
+    from nnjax.data import DataNotFoundError
+    from nnjax.distributed import DistributedError
+    from nnjax.sweep.claims import ShardError
+    from nnjax.sweep.file import SweepFileError
+    from nnjax.train import GradientCheckError
+    return (ShardError, DistributedError, SweepFileError, GradientCheckError,
+            DataNotFoundError)
+
+
+def _message(err, args) -> str:
+    from nnjax.train import GradientCheckError
+    if isinstance(err, GradientCheckError):   # a user's layer whose backward is wrong
+        return f"{args.file}: {err}".replace("\n", " ")
+    return str(err)
+
 
 def _sweep(args) -> int:
     from nnjax.data import DataNotFoundError
-    from nnjax.sweep.claims import Pending, ShardError, workers_from_args
-    from nnjax.sweep.file import SweepFileError, load
+    from nnjax.sweep.claims import Pending, workers_from_args
+    from nnjax.sweep.file import load
     from nnjax.sweep.run import run_file
-    from nnjax.train import GradientCheckError
-    from nnjax.distributed import DistributedError, from_args, is_writer
+    from nnjax.distributed import from_args, is_writer
+    from_args(args)                       # jax.distributed first, before any device is used
+    workers = workers_from_args(args)
+    spec = load(args.file)
     try:
-        from_args(args)                   # jax.distributed first, before any device is used
-        workers = workers_from_args(args)
-    except (ShardError, DistributedError) as e:
-        if args.debug:
-            raise
-        print(f"nnjax sweep: {e}", file=sys.stderr)
-        return 2
-    try:
-        spec = load(args.file)
         folder = run_file(spec, args.out, fetch=not args.no_fetch, data_dir=args.data_dir,
                           progress=False if args.no_progress else None, epoch_log=args.log,
                           workers=workers)
     except Pending as e:                  # other workers hold the rest; one of them merges
         print(f"nnjax sweep: {e}", file=sys.stderr)
         return 0
-    except SweepFileError as e:
-        if args.debug:
-            raise
-        print(f"nnjax sweep: {e}", file=sys.stderr)
-        return 2
-    except GradientCheckError as e:       # a user's layer whose backward is wrong
-        if args.debug:
-            raise
-        print(f"nnjax sweep: {args.file}: {e}".replace("\n", " "), file=sys.stderr)
-        return 2
     except DataNotFoundError as e:
-        if args.debug:
+        if not args.no_fetch:
             raise
-        if args.no_fetch:
-            first = str(e).splitlines()[0]
-            print(f"nnjax sweep: {first} Not fetched (--no-fetch): run `nnjax data fetch "
-                  f"{spec.data}` or drop --no-fetch.", file=sys.stderr)
-        else:
-            print(f"nnjax sweep: {e}", file=sys.stderr)
-        return 2
+        first = str(e).splitlines()[0]
+        raise DataNotFoundError(f"{first} Not fetched (--no-fetch): run `nnjax data fetch "
+                                f"{spec.data}` or drop --no-fetch.") from e
     if is_writer():                       # with several processes, process 0 reports
         print(f"results: {folder}/results.json, runs.csv, summary.md, curves-*.png", flush=True)
     return 0
@@ -73,5 +71,5 @@ def add_subparser(sub) -> None:
     add_worker_flags(p)
     add_distributed(p)
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    p.set_defaults(func=_sweep)
+    p.set_defaults(func=guarded(_sweep, _errors, _message))
 

@@ -21,9 +21,7 @@ Example (a grid search: 3 lr × 3 wd × 3 folds, per code size)::
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Union
@@ -114,9 +112,8 @@ def make_record(name: str, point: Mapping, result, grid: Grid) -> dict:
 
 def settings_digest(settings: Mapping) -> str:
     """12 hex digits of the SHA-256 of ``settings`` as canonical JSON (sorted keys)."""
-    from nnjax.results import to_jsonable
-    text = json.dumps(to_jsonable(settings), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    from nnjax.results import json_digest
+    return json_digest(settings, 12)
 
 
 def sweep(build: Callable[[dict], Problem], grid: Grid, store, *, name: str = "sweep",

@@ -57,7 +57,7 @@ TRAIN_TYPES = {"epochs": int, "batch_size": int, "optimizer": str, "learning_rat
                "momentum": float, "weight_decay": float, "b1": float, "b2": float,
                "eps": float, "loss": str, "grad": str, "early_stopping": dict, "shuffle": str,
                "shuffle_seed": int, "drop_last": bool, "target": str,
-               "eval_batch_size": int, "epochs_per_call": int}
+               "eval_batch_size": int, "epochs_per_call": int, "microbatch": int}
 # per-run names a file cannot use: make_runs' own axes, and noise σ (a file gives no noise)
 NOT_VMAPPABLE = ("seed", "fold", "noise_std")
 TASK_DEFAULTS = {"classify": {"target": "labels", "loss": "softmax_cross_entropy"},

@@ -9,9 +9,10 @@ exactly what it costs alone. Which is fastest depends on the program: vmap wins 
 MLP, while a vmapped convolution network turns every matmul into a small batched one and
 can cost more per run than the runs one by one.
 
-``map="auto"`` times each candidate once on a few training steps (the same per-run epoch
-``fit`` compiles, on the first ``STEPS`` batches of the data; the fixed cost of a call is
-measured apart and counted once per epoch, :func:`measure`), picks the lowest time per
+``map="auto"`` times each candidate on a few training steps (the same per-run epoch
+``fit`` compiles, on the first k batches of the data, k from :func:`timed_steps` so that
+one run's call does about ``CALL_FLOPS`` of work; the fixed cost of a call is measured
+apart and counted once per epoch, :func:`measure`), picks the lowest time per
 run (one by one unless another leads by ``MARGIN``, :func:`choose`) and caches the
 choice by program shape (model, input shape, run count, the settings that change the
 computation, backend and JAX version) in ``<cache>/automap.json``
@@ -37,7 +38,9 @@ import jax.numpy as jnp
 import numpy as np
 
 MAPS = ("auto", "vmap", "sequential", "chunks", "one_by_one")
-STEPS = 3              # training steps timed per candidate
+STEPS = 3              # fewest training steps timed per candidate
+CALL_FLOPS = 2e9       # work of one run's timed call (≈ 20–40 ms on a CPU core; see timed_steps)
+METHOD = 2             # in the cache key: choices measured by an older method are not reused
 MIN_WORK = 1e10        # FLOPs per epoch (≈ 0.1 s at 100 GFLOP/s) below which "auto" takes vmap
 CACHE_FILE = "automap.json"
 MARGIN = 0.05          # lead another mapping needs over one by one (see choose)
@@ -120,7 +123,8 @@ def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
         return chunk, {"choice": describe(chunk), "chunk_size": chunk, "how": "explicit"}
     # "one by one" maps as vmap for everything but the training program (init, test)
     r = runs.size
-    work = r * x.shape[0] * 3 * forward_flops(model, x) if r > 1 and n_devices == 1 else 0
+    flops = forward_flops(model, x) if r > 1 and n_devices == 1 else 0.0
+    work = r * x.shape[0] * 3 * flops
     if r == 1 or n_devices > 1 or work < MIN_WORK:
         why = ("one run" if r == 1 else "several devices (shard_map)" if n_devices > 1
                else f"small program (≈ {work:.2g} FLOPs per epoch < {MIN_WORK:.0e})")
@@ -129,11 +133,12 @@ def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
     cached = _read_cache().get(key)
     if cached is not None:
         return _chunk(cached["chunk_size"]), {**cached, "how": "cached", "key": key}
-    seconds = measure(model, config, x, y, runs)
+    steps = timed_steps(flops, config.batch_size, x.shape[0])
+    seconds = measure(model, config, x, y, runs, steps)
     best = choose(seconds)
     entry = {"choice": describe(_key_chunk(best)), "chunk_size": _key_chunk(best),
              "seconds_per_run_step": {describe(_key_chunk(k)): v for k, v in seconds.items()},
-             "steps": STEPS, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+             "steps": steps, "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write_cache(key, entry)
     return _chunk(entry["chunk_size"]), {**entry, "how": "measured", "key": key}
 
@@ -182,23 +187,36 @@ def program_key(model, config, in_shape, dtype, r: int) -> str:
             "output_fn", "drop_last")
     desc = [model.name, list(in_shape), str(dtype), r, {k: cfg[k] for k in keep},
             jax.default_backend(), jax.devices()[0].device_kind, os.cpu_count(),
-            jax.__version__, conv_ops.resolve()]
+            jax.__version__, conv_ops.resolve(), METHOD]
     return hashlib.sha256(json.dumps(desc, default=str).encode()).hexdigest()[:20]
 
 
-def measure(model, config, x, y, runs) -> dict:
+def timed_steps(forward: float, batch_size: int, n_train: int) -> int:
+    """Training steps k each candidate is timed on: enough that one run's call does
+    ``CALL_FLOPS`` (3 × batch × ``forward``, the FLOPs of one example's forward, per
+    step), at least ``STEPS``, at most the epoch's steps. A call also pays a fixed cost
+    (dispatch, the shuffle, cold caches), estimated from two step counts and extrapolated
+    E/k-fold (:func:`measure`): on a cheap step (the MNIST MLP's: ≈ 0.04 GFLOP) three
+    steps take a few milliseconds, timer and load noise swamp the per-step cost, and the
+    extrapolation can rank the mappings the wrong way round."""
+    step = 3 * batch_size * forward
+    k = int(np.ceil(CALL_FLOPS / step)) if np.isfinite(step) and step > 0 else STEPS
+    return int(min(max(k, STEPS), max(1, n_train // batch_size)))
+
+
+def measure(model, config, x, y, runs, k1: int = STEPS) -> dict:
     """Estimated seconds per run and training step of a full epoch for each
     :func:`candidates` mapping. Each is the per-run epoch of
-    :func:`nnjax.train.program.build` on the first ``STEPS`` batches, compiled and run
-    once to warm up, then timed (best of at least two calls) in interleaved rounds (up to
-    ten, until each was timed for 0.5 s). Keys: ``"vmap"``, the chunk size or ``"one by
+    :func:`nnjax.train.program.build` on the first ``k1`` (:func:`timed_steps`) batches,
+    compiled and run once to warm up, then timed (best of at least two calls) in
+    interleaved rounds (up to ten, until each was timed for 0.5 s). Keys: ``"vmap"``, the chunk size or ``"one by
     one"``.
 
     A call costs ``f + k·c`` for k steps: f, fixed per call (dispatch, the epoch's
-    shuffle, the first step's cold caches), weighs E/k times more on k = ``STEPS`` steps
+    shuffle, the first step's cold caches), weighs E/k times more on k steps
     than in fit's epoch of E steps, and one by one pays it once per run where the other
     mappings pay it once per R runs. So the one-run program is also timed on
-    k₂ = min(E, 2·STEPS) batches, ``f = (k₂·t₁ − k·t₂)/(k₂ − k)`` (clipped to [0, t₁]),
+    k₂ = min(E, 2·k) batches, ``f = (k₂·t₁ − k·t₂)/(k₂ − k)`` (clipped to [0, t₁]),
     and a candidate whose call of r runs took t is estimated at
     ``(f + (t − f)·E/k)/(r·E)`` per run-step of the epoch."""
     from nnjax.train.parallel import RunMapper
@@ -206,8 +224,8 @@ def measure(model, config, x, y, runs) -> dict:
     from nnjax.train.setup import prepare
 
     epoch_steps = max(1, x.shape[0] // config.batch_size)
-    k1 = min(STEPS, epoch_steps)
-    k2 = min(epoch_steps, 2 * STEPS)
+    k1 = min(k1, epoch_steps)
+    k2 = min(epoch_steps, 2 * k1)
     cfg = config.replace(epochs_per_call=1, epochs=1, early_stopping=None, drop_last=True)
     r = runs.size
     live = {}

@@ -72,8 +72,9 @@ def _filled(cell) -> bool:
 def program_config(config):
     """``config`` with the per-run numbers (traced, not compiled in) set to a fixed legal
     value (the program reads each run's own)."""
+    from nnjax.train.hyperparams import CONFIG_PER_RUN
     from nnjax.train.optim import Optimizer, Schedule
-    changes = {"momentum": 0.0, "weight_decay": 0.0, "noise_std": 0.0}
+    changes = {name: 0.0 for name in CONFIG_PER_RUN}
     lr = config.learning_rate
     changes["learning_rate"] = _blank_schedule(lr) if isinstance(lr, Schedule) else 1.0
     opt = config.optimizer

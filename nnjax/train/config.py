@@ -1,8 +1,8 @@
 """What a training run is: :class:`TrainConfig` (frozen) and the input corruptions.
 
 A config holds everything that does not change inside one compiled program. Numbers
-that a sweep varies per run (learning rate, momentum, weight decay, noise σ, L1
-strength λ) are *defaults* here; :func:`nnjax.train.runs.make_runs` overrides them per run
+that a sweep varies per run (learning rate, momentum, weight decay, noise σ; a layer's
+λ or rate is the layer's) are *defaults* here; :func:`nnjax.train.runs.make_runs` overrides them per run
 and they are traced, so a grid of them is one program (see :mod:`nnjax.train.optim`).
 
 Example::
@@ -62,6 +62,10 @@ class TrainConfig:
       epochs_per_call: epochs run inside one jitted call (raise it for tiny data sets so
         the Python loop costs nothing; progress and early stopping still act per epoch,
         the loop can only end at a call boundary).
+      microbatch: compute each step's gradient in chunks of this many examples and
+        average them (:mod:`nnjax.train.microbatch`: the same step up to round-off for
+        layers that treat examples independently; faster on CPU for small convolutions).
+        None: the whole batch at once.
     """
 
     epochs: int = 20
@@ -86,12 +90,18 @@ class TrainConfig:
     val_noise: bool = False
     eval_batch_size: int = 1000
     epochs_per_call: int = 1
+    microbatch: Optional[int] = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "eval_batch_size", "epochs_per_call"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive int, got {v!r}.")
+        if self.microbatch is not None and (not isinstance(self.microbatch, int)
+                                            or isinstance(self.microbatch, bool)
+                                            or self.microbatch < 1):
+            raise ValueError("TrainConfig.microbatch must be a positive int (examples per"
+                             f" chunk) or None, got {self.microbatch!r}.")
         if not isinstance(self.optimizer, Optimizer):
             _choice("optimizer", self.optimizer, OPTIMIZERS)
         if not isinstance(self.learning_rate, (Schedule, int, float)):

@@ -6,8 +6,9 @@ when one compiled program can take a different value per run:
 * the optimizer's numbers: ``learning_rate``, ``momentum``, ``weight_decay`` for the four
   named optimizers; every float argument of an :class:`~nnjax.train.optim.Optimizer`;
 * the numeric arguments of a learning-rate :class:`~nnjax.train.optim.Schedule`;
-* ``noise_std`` (σ of ``TrainConfig.noise``) and ``l1`` (λ of every constant ``ActivityL1``);
-* every layer hyperparameter ``L.hyper(name, default)`` in the model.
+* ``noise_std`` (σ of ``TrainConfig.noise``);
+* every layer hyperparameter ``L.hyper(name, default)`` in the model, and ``l1``: λ of every
+  ``ActivityL1`` built with a constant (each keeps its own unless swept).
 
 Example::
 
@@ -27,6 +28,11 @@ import numpy as np
 
 from nnjax.train.optim import Schedule, learning_rate_of, optimizer_numbers
 from nnjax.train.runs import RESERVED
+
+
+# TrainConfig fields the program reads per run (run_hyper's columns), never compiled in;
+# an Optimizer's float arguments and a Schedule's numbers are per run too
+CONFIG_PER_RUN = ("learning_rate", "momentum", "weight_decay", "noise_std")
 
 
 def sweepable(model, config) -> dict:
@@ -74,12 +80,13 @@ def check_runs(runs, model, config) -> None:
 
 
 def run_hyper(runs, model, config) -> dict:
-    """``{name: (R,) float32}``: what the program reads per run. The optimizer's numbers,
-    ``noise_std`` and ``l1`` (NaN = keep each layer's λ), swept values or defaults; the
-    layer hyperparameters that ``runs`` sweeps (the others keep their built-in value)."""
+    """``{name: (R,) float32}``: what the program reads per run. The optimizer's numbers
+    and ``noise_std``, swept values or defaults; the layer hyperparameters that ``runs``
+    sweeps, ``l1`` among them (the others keep their built-in value)."""
     check_runs(runs, model, config)
-    names = dict(optimizer_numbers(config), noise_std=float(config.noise_std), l1=np.nan)
-    names.update({n: None for n, _ in getattr(model, "hypers", ()) if n in runs.hyper})
+    names = dict(optimizer_numbers(config), noise_std=float(config.noise_std))
+    layers = ["l1", *(n for n, _ in getattr(model, "hypers", ()))]
+    names.update({n: None for n in layers if n in runs.hyper})
 
     def col(name, default):
         if name in runs.hyper:

@@ -29,7 +29,6 @@ import inspect
 from typing import Callable, Mapping, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -39,8 +38,10 @@ HYPER_NAMES = ("learning_rate", "momentum", "weight_decay", "noise_std", "l1")
 class Hyper(NamedTuple):
     """One run's numeric hyperparameters (float32 scalars; stacked (R,) over runs).
 
-    ``l1`` is NaN when the run keeps the L1 strength its ``ActivityL1`` layers were built
-    with; otherwise it replaces λ in every ``L1State`` of the model state.
+    The optimizer reads ``learning_rate``, ``momentum`` and ``weight_decay``; the training
+    engine passes a mapping of every per-run number instead
+    (:func:`nnjax.train.hyperparams.run_hyper`), where ``l1`` sets λ of the constant
+    ``ActivityL1`` layers (a layer hyperparameter, :mod:`nnjax.layers.hyperparam`).
     """
 
     learning_rate: jax.Array
@@ -253,14 +254,3 @@ def make_optimizer(name: str, hyper, *, b1=0.9, b2=0.999, eps=1e-8):
     return factory(learning_rate=h["learning_rate"], momentum=h["momentum"],
                    weight_decay=h["weight_decay"])
 
-
-def set_l1(model_state, l1):
-    """Replace the strength of every ``L1State`` in ``model_state`` by ``l1`` unless NaN."""
-    from nnjax.layers.regularizers import L1State
-
-    def fix(s):
-        if isinstance(s, L1State):
-            return L1State(jnp.where(jnp.isnan(l1), s.strength, l1).astype(s.strength.dtype))
-        return s
-
-    return jax.tree.map(fix, model_state, is_leaf=lambda s: isinstance(s, L1State))

@@ -30,12 +30,13 @@ import jax.numpy as jnp
 import optax
 
 from nnjax.train import early_stopping as es_lib
+from nnjax.train import microbatch
 from nnjax.backprop import value_and_grad
 from nnjax.train.cache import by_structure, program_config
 from nnjax.train.evaluate import classifies, split_metrics
 from nnjax.layers import hyperparam
 from nnjax.train.hyperparams import schedule_fn
-from nnjax.train.optim import make_transform, set_l1
+from nnjax.train.optim import make_transform
 from nnjax.train.permute import feistel_permutation
 from nnjax.train.runs import RunKeys
 
@@ -89,9 +90,9 @@ def _make_tx(config, spec: RunSpec, table=None):
 
 
 def init_run(model, config, in_shape, spec: RunSpec) -> Carry:
-    """Initial carry of one run: parameters from ``keys.init``, λ set, optimizer state."""
+    """Initial carry of one run: parameters from ``keys.init``, the layer hyperparameters
+    it sweeps set (ActivityL1's λ among them), optimizer state."""
     params, state, _ = model.init(spec.keys.init, in_shape)
-    state = set_l1(state, spec.hyper["l1"])
     state = hyperparam.set_values(state, spec.hyper)
     opt_state = _make_tx(config, spec).init(params)
     return Carry(TrainState(params, state, opt_state),
@@ -157,7 +158,7 @@ def build(model, config, in_shape: tuple, n_train: int, mapper, *, has_val: bool
     ``init(specs, None) -> Carry``; ``program(carry, specs, shared) -> (carry, history)``
     with the carry donated.
     """
-    vg = value_and_grad(model, config.loss, config.grad)
+    vg = microbatch.wrap(value_and_grad(model, config.loss, config.grad), config.microbatch)
     k = config.epochs_per_call
 
     def order(key):

@@ -42,20 +42,11 @@ class Prepared(NamedTuple):
 
 def prepare(model, config, runs: Runs, x, y, xv=None, yv=None, *, mapper) -> Prepared:
     """Set up the training of every run of ``runs`` on ``(x, y)`` (validation on ``(xv,
-    yv)`` or, with folds, on each run's held-out fold). Raises ``ValueError`` on
-    inconsistent inputs (labels missing, a monitor that is not recorded, batch too big)."""
-    if config.target == "labels" and y is None:
-        raise ValueError("fit: target='labels' needs training labels; pass (x, y) or use"
-                         " TrainConfig(target='input') for an autoencoder.")
-    folds = runs.fold is not None
-    if folds and xv is not None:
-        raise ValueError("fit: k-fold runs validate on their held-out fold; pass val=None.")
-    has_val = folds or xv is not None
-    _check_monitor(config, y, has_val)
+    yv)`` or, with folds, on each run's held-out fold). The inputs are those
+    :func:`nnjax.train.validate.fit_args` accepted (labels present, a recorded monitor,
+    a batch no bigger than the training set, no val with folds)."""
+    has_val = runs.fold is not None or xv is not None
     specs, n_train, shared_val, table = _run_specs(model, runs, config, mapper, x.shape[0], xv)
-    if n_train < config.batch_size:
-        raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n_train}"
-                         " training examples.")
     specs = mapper.put_runs(specs)
     shared = mapper.put_shared(Shared(x, y, xv, yv, *shared_val, jnp.int32(0), schedule=table))
     init, program = epoch_lib.build(model, config, tuple(x.shape[1:]), n_train, mapper,
@@ -79,8 +70,6 @@ def _xy(split, what):
         x = x.astype(jnp.float32)
     if y is not None:
         y = jnp.asarray(y)
-        if y.shape[0] != x.shape[0]:
-            raise ValueError(f"fit: {what} has {x.shape[0]} inputs but {y.shape[0]} targets.")
     return x, y
 
 
@@ -117,10 +106,3 @@ def metric_names(config, y, has_val: bool) -> list:
         names += ["val_loss", "val_accuracy" if classify else "val_mse"]
     return names
 
-
-def _check_monitor(config, y, has_val):
-    es = config.early_stopping
-    if es is not None and es.monitor not in metric_names(config, y, has_val):
-        raise ValueError(
-            f"EarlyStopping.monitor={es.monitor!r} is not recorded by this run; it records"
-            f" {metric_names(config, y, has_val)} (val_* need validation data or folds).")

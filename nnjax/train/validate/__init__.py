@@ -58,6 +58,10 @@ def _check_split(where, name, config, out, x, y, in_shape=None, xa=None):
                          f" training inputs have {tuple(in_shape)}; every split must share it.")
     loss = config.loss.name
     if config.target == "input":
+        ny = None if y is None else (np.shape(y)[0] if np.ndim(y) else 0)
+        if ny is not None and ny != xa.shape[0]:          # unused here, but a mistake
+            raise ValueError(f"{where}: {name} has {xa.shape[0]} inputs but {ny} targets;"
+                             " pass x alone for target='input'.")
         data.targets(xa, out, loss, f"{where}: {name} inputs (x), the targets of"
                      " target='input'", xa.shape[0])
     elif y is None:
@@ -84,9 +88,25 @@ def fit_args(model, config, runs, train, val=None, test=None, chunk_size=None,
         raise ValueError(f"fit: batch_size={config.batch_size} exceeds the {n} training examples"
                          f"{' of each fold' if runs.fold is not None else ''}. Fix:"
                          f" TrainConfig(batch_size=...) ≤ {n}, or more data.")
+    if runs.fold is not None and val is not None:
+        raise ValueError("fit: k-fold runs validate on their held-out fold; pass val=None.")
     for name, split in (("val", val), ("test", test)):
         if split is not None:
             _check_split("fit", name, config, out, *_split("fit", name, split), xa.shape[1:])
+    _monitor(config, y, has_val=runs.fold is not None or val is not None)
+
+
+def _monitor(config, y, has_val: bool) -> None:
+    """Early stopping watches a metric the run records."""
+    es = config.early_stopping
+    if es is None:
+        return
+    from nnjax.train.setup import metric_names
+    names = metric_names(config, y, has_val)
+    if es.monitor not in names:
+        raise ValueError(
+            f"EarlyStopping.monitor={es.monitor!r} is not recorded by this run; it records"
+            f" {names} (val_* need validation data or folds).")
 
 
 def _stacked(where, name, tree, expected, in_shape) -> int:
