@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _conv_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, summary_row, verdict
 from nnjax.analysis import plots, stats
 from nnjax.sweep import Grid, Problem
 
@@ -342,13 +342,13 @@ def headline(r: dict) -> list:
     rows, summ = [], r["summary"]
     for c in sorted(C.FINAL_CODES, reverse=True):
         ep = max(r["runs"][f"ed{c}"]["epochs_run"])
-        rows.append(summary_row(f"test MSE ED={c}, final (≤ {ep} epochs), IQM over seeds",
-                                summ[f"test MSE ED={c} final"], PUBLISHED["test_mse"][c], ".5f"))
+        rows.append(summary_cells(f"test MSE ED={c}, final (≤ {ep} epochs), IQM over seeds",
+                                  summ[f"test MSE ED={c} final"], PUBLISHED["test_mse"][c], ".5f"))
     for c in sorted(C.FINAL_CODES, reverse=True):
-        rows.append(summary_row(f"test MSE ED={c}, the selected run (lowest training loss)",
-                                summ[f"test MSE ED={c} selected run"], PUBLISHED["test_mse"][c],
-                                ".5f"))
-    return [tuple(x.strip() for x in row.strip().strip("|").split(" | ")) for row in rows]
+        rows.append(summary_cells(f"test MSE ED={c}, the selected run (lowest training loss)",
+                                  summ[f"test MSE ED={c} selected run"], PUBLISHED["test_mse"][c],
+                                  ".5f"))
+    return rows
 
 
 STUDY = Study("conv-ae", "004", "Convolutional autoencoder: LR×WD grid (3-fold CV), code size,"

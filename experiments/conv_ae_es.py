@@ -25,7 +25,7 @@ import numpy as np
 from . import _conv_common as C
 from nnjax.analysis import plots, stats
 from nnjax.results import read_json, write_json_atomic
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, summary_row, verdict
 from nnjax.train import fit
 
 BUDGET_ENV = "NNJAX_BUDGET_SECONDS"
@@ -189,10 +189,9 @@ def headline(r: dict) -> list:
     rows = []
     for k, p in r["codes"].items():
         c = p["code"]
-        row = summary_row(f"test MSE ED={c}, early stopping, at epoch {max(p['epochs_run'])}"
-                          f" of ≤ {r['config']['final_epochs']}",
-                          r["summary"][f"test MSE ED={c} last epoch"], fmt=".5f")
-        rows.append(tuple(x.strip() for x in row.strip().strip("|").split(" | ")))
+        rows.append(summary_cells(f"test MSE ED={c}, early stopping, at epoch"
+                                  f" {max(p['epochs_run'])} of ≤ {r['config']['final_epochs']}",
+                                  r["summary"][f"test MSE ED={c} last epoch"], fmt=".5f"))
     return rows
 
 

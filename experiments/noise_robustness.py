@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from . import _conv_common as C
-from nnjax.study import SUMMARY_HEADER, Study, summary_row, verdict
+from nnjax.study import SUMMARY_HEADER, Study, summary_cells, summary_row, verdict
 from nnjax import data
 from nnjax.analysis import plots
 from nnjax.analysis import stats
@@ -218,9 +218,9 @@ def headline(r: dict) -> list:
     s, rows = r["summary"], []
     for name in ("N(0,1)", "N(0,2)", "none"):
         for i, c in enumerate(C.FINAL_CODES):
-            rows.append(summary_row(f"test MSE ED={c}, {name}, IQM over seeds",
-                                    s[f"ED={c} {name}"], PUBLISHED[name][i], ".5f"))
-    return [tuple(x.strip() for x in row.strip().strip("|").split(" | ")) for row in rows]
+            rows.append(summary_cells(f"test MSE ED={c}, {name}, IQM over seeds",
+                                      s[f"ED={c} {name}"], PUBLISHED[name][i], ".5f"))
+    return rows
 
 
 def _ratio_remark(r: dict, epochs: int) -> str:
