@@ -47,10 +47,10 @@ MARGIN = 0.05          # lead another mapping needs over one by one (see choose)
 
 
 def cache_path() -> Path:
-    """``$NNJAX_CACHE_DIR/automap.json``, else ``~/.cache/nnjax/automap.json``."""
-    env = os.environ.get("NNJAX_CACHE_DIR")
-    root = Path(env).expanduser() if env else Path.home() / ".cache" / "nnjax"
-    return root / CACHE_FILE
+    """``automap.json`` in nnjax's cache folder (:func:`nnjax.data.sources.cache_root`:
+    ``$NNJAX_CACHE_DIR``, else ``~/.cache/nnjax``)."""
+    from nnjax.data.sources import cache_root
+    return cache_root() / CACHE_FILE
 
 
 ONE_BY_ONE = "one by one"
