@@ -88,9 +88,9 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     compile_cache.enable()
     runs = as_runs(runs)
     validate.fit_args(model, config, runs, train, val, test, chunk_size, checkpoint_every)
-    x, y = _xy(train, "train")
-    xv, yv = _xy(val, "val")
-    xt, yt = _xy(test, "test")
+    x, y = _xy(train)
+    xv, yv = _xy(val)
+    xt, yt = _xy(test)
     r = runs.size
     mesh = make_mesh(devices)
     chunk_size, map_info = automap.resolve(map, chunk_size, model=model, config=config, x=x,

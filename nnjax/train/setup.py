@@ -25,6 +25,7 @@ from nnjax.train.evaluate import classifies, index_batches
 from nnjax.train.hyperparams import run_hyper, schedule_table
 from nnjax.train.program import RunSpec, Shared
 from nnjax.train.runs import Runs, keys as run_keys, kfold, select
+from nnjax.train.validate.data import split_xy
 
 
 class Prepared(NamedTuple):
@@ -55,16 +56,12 @@ def prepare(model, config, runs: Runs, x, y, xv=None, yv=None, *, mapper) -> Pre
                     metric_names(config, y, has_val))
 
 
-def _xy(split, what):
-    """``(x, y)`` from a Split-like object, an ``(x, y)`` pair or a lone ``x``."""
-    if split is None:
+def _xy(split):
+    """``(x, y)`` device arrays (x floating) from a Split-like object, an ``(x, y)`` pair or
+    a lone ``x`` (:func:`nnjax.train.validate.data.split_xy`)."""
+    x, y = split_xy(split)
+    if x is None:
         return None, None
-    if hasattr(split, "x"):
-        x, y = split.x, getattr(split, "y", None)
-    elif isinstance(split, (tuple, list)):
-        x, y = split
-    else:
-        x, y = split, None
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.float32)
