@@ -38,8 +38,8 @@ def run(ctx: Context) -> dict:
     cfg = TrainConfig(epochs=ctx["epochs"], batch_size=C.BASE["batch_size"], optimizer="adam",
                       learning_rate=C.BASE["learning_rate"], shuffle=ctx["shuffle"])
     clock = Clock()
-    # vmap: the 15 seeds in one program, as the title says (map="auto" could pick another
-    # mapping from a short timing, which changes float rounding and, for this MLP, the cost)
+    # vmap: the 15 seeds in one program, as the title says (map="auto" may choose another
+    # mapping where it measures no clear lead, which changes float rounding)
     res = ctx.fit("mnist-mlp", model, cfg, ds.train, ds.val, ds.test, runs=ctx["seeds"],
                   map="vmap")
     timing = C.timing(res.info, **clock.read())

@@ -4,8 +4,9 @@ XLA's CPU backend is one device by default: a vmapped sweep then runs one op aft
 each spread over the cores (a batched matmul, Adam's pass over the stacked weights, ...).
 With one device per core (``jax_num_cpu_devices``), ``fit`` shards the runs over them
 (:class:`~nnjax.train.parallel.RunMapper` with a mesh) and each core runs its share of the
-runs' ops on its own: for the MNIST MLP's 15 runs in per-run order, an epoch took 0.90×
-the one-device time and less CPU (2-core VM, under load; ``benchmarks/TRIED.md``). The
+runs' ops on its own: the whole ``nnjax run mnist-mlp --preset paper --seeds 15 --epochs
+5`` took 11.2 s with two devices against 12.1 s with one on an idle 2-core VM
+(``benchmarks/results/2026-12-03-end_to_end.md``). The
 run count is padded to a multiple of the device count, and a run's numbers equal its
 one-device numbers within float32 round-off (``tests/test_sharding.py``).
 
