@@ -11,6 +11,10 @@ call). Variants:
   mapping (``fit``'s ``map=``/``chunk_size=``);
 * ``auto``: ``map="auto"`` with an empty cache, so it measures its candidates in this
   process; the record's notes name its choice and ``auto_choice`` holds it.
+* ``<mapping>_<d>dev`` (e.g. ``auto_2dev``): the same sweep with one JAX device per CPU
+  core (d = :data:`CORES`, ``Case.devices``: its own process), the runs sharded over the
+  devices and each device's share mapped that way; how ``nnjax run conv-ae`` trains
+  (``Study(cpu_devices=True)``, :mod:`nnjax.train.cpu_devices`).
 
 Every variant uses the default convolution lowering of the backend
 (:mod:`nnjax.layers.conv_ops`; ``lowering_<name>`` variants force one, alone) and
@@ -20,6 +24,7 @@ images (``TrainConfig.microbatch``).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 from benchmarks import conv_ae
@@ -29,13 +34,15 @@ MAPS = {"vmap": dict(map="vmap"), "sequential": dict(map="sequential"),
         "chunks2": dict(map="chunks", chunk_size=2), "chunks9": dict(map="chunks", chunk_size=9),
         "one_by_one": dict(map="one_by_one"), "auto": dict(map="auto"),
         "alone": dict(map="vmap")}
+CORES = min(os.cpu_count() or 1, 8)     # devices of the one-device-per-core sweeps
 
 
 def cases(settings) -> list:
     """Alone (and alone under each other lowering; quick mode skips ``xla``); 4 runs under
-    every mapping and auto; 27 runs (the conv-ae grid's size): auto in quick mode (its notes list what every candidate
-    measured), every mapping in full mode (vmapping 27 conv runs at once holds 27 runs'
-    activations and patches: several GB)."""
+    every mapping and auto, on one device and (``auto_<d>dev``, ``sequential_<d>dev``,
+    ``vmap_<d>dev``) on one device per core; 27 runs (the conv-ae grid's size): auto in quick mode (its notes list what every candidate
+    measured) on one device and one per core, every mapping in full mode (vmapping 27
+    conv runs at once holds 27 runs' activations and patches: several GB)."""
     from nnjax.layers import conv_ops
     r, tiny = settings.repeats, settings.mode == "tiny"
     sweep = 2 if tiny else 4
@@ -52,7 +59,19 @@ def cases(settings) -> list:
             for v in ("vmap", "sequential", "chunks2", "one_by_one", "auto")]
     grid = ("vmap", "sequential", "chunks9", "one_by_one", "auto") if full else ("auto",)
     out += [Case("conv_nnjax", v, 27, 2 if full else 1) for v in grid]
+    if CORES > 1:        # one device per core, as `nnjax run conv-ae` trains
+        out += [Case("conv_nnjax", f"{v}_{CORES}dev", sweep, r, devices=CORES)
+                for v in ("vmap", "sequential", "auto")]
+        out.append(Case("conv_nnjax", f"auto_{CORES}dev", 27, 2 if full else 1,
+                        devices=CORES))
     return out
+
+
+def mapping_of(variant: str) -> tuple:
+    """``(mapping, devices)`` of a variant name: ``"auto_2dev"`` → ``("auto", 2)``,
+    ``"vmap"`` → ``("vmap", 0)``."""
+    m = re.fullmatch(r"(.+)_(\d+)dev", variant)
+    return (m.group(1), int(m.group(2))) if m else (variant, 0)
 
 
 def flops_per_seed_epoch(data: Data) -> float:
@@ -73,7 +92,7 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
                          learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True,
                          microbatch=(None if case.variant == "whole_batch"
                                      else conv_ae.MICROBATCH))
-    kw = MAPS.get(case.variant, MAPS["alone"])
+    kw = MAPS.get(mapping_of(case.variant)[0], MAPS["alone"])
     old = os.environ.get("NNJAX_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:
         os.environ["NNJAX_CACHE_DIR"] = cache           # auto measures here, in this run
@@ -96,7 +115,9 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
     executed = conv_ae.executed_flops_per_image(used) * conv_ae.batch_size(len(x)) * (
         len(x) // conv_ae.batch_size(len(x)))
     notes = (f"fit, lowering {used}, microbatch {config.microbatch}, "
-             f"runs mapped by {choice} ({first.info['map']['how']}); "
+             f"runs mapped by {choice} ({first.info['map']['how']})"
+             + (f" on {first.info['devices']} devices" if first.info["devices"] > 1 else "")
+             + "; "
              f"executed {executed / steady * case.seeds / 1e9:.1f} GFLOP/s "
              f"({conv_ae.executed_flops_per_image(used) / 1e6:.2f} MFLOP per image)")
     if "seconds_per_run_step" in first.info["map"]:

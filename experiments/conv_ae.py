@@ -353,4 +353,5 @@ def headline(r: dict) -> list:
 
 STUDY = Study("conv-ae", "004", "Convolutional autoencoder: LR×WD grid (3-fold CV), code size,"
               " final training", C.PRESETS, run, report, default_preset="quick",
-              headline=headline, full_presets=("paper",))
+              headline=headline, full_presets=("paper",),
+              cpu_devices=True)

@@ -247,4 +247,5 @@ STUDY = Study("conv-ae-es", "004", "Conv autoencoder: ED 8 and 16 with the sourc
               " stopping (≤ 2000 epochs)", PRESETS, run, report, default_preset="paper",
               # the paper preset is the source's setting, but its committed result stopped on a
               # time budget far from the end; set ("paper",) once a run finishes
-              headline=headline, full_presets=())
+              headline=headline, full_presets=(),
+              cpu_devices=True)

@@ -140,4 +140,5 @@ def verdicts(r: dict) -> list:
 
 STUDY = Study("latent-pca", "004", "Latent space of the conv autoencoder: PCA to 2-D (ED=4, 32)",
               C.PRESETS, run, report, default_preset="quick", headline=headline,
-              full_presets=("paper",))
+              full_presets=("paper",),
+              cpu_devices=True)

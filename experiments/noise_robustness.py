@@ -242,4 +242,5 @@ def _ratio_remark(r: dict, epochs: int) -> str:
 
 STUDY = Study("noise-robustness", "004", "Conv autoencoder under input noise (ED=4 vs ED=32)",
               C.PRESETS, run, report, default_preset="quick", headline=headline,
-              full_presets=("paper",))
+              full_presets=("paper",),
+              cpu_devices=True)

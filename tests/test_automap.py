@@ -1,6 +1,10 @@
 """fit's run mapping (nnjax.train.automap): results do not depend on it; "auto" measures
 the candidates once, caches the choice by program shape and reports it."""
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import numpy as np
@@ -78,6 +82,7 @@ def test_candidates_and_errors():
     assert automap.candidates(27) == [None, 1, 3, 9, one]
     assert automap.candidates(5) == [None, 1, one]
     assert automap.candidates(2) == [None, 1, one]
+    assert automap.candidates(4, one_device=False) == [None, 1, 2]       # on each device
     with pytest.raises(ValueError, match=r"map must be one of .*'pmap'"):
         fit_with(map="pmap")
     with pytest.raises(ValueError, match=r"map='chunks' needs chunk_size"):
@@ -122,3 +127,51 @@ def test_timed_steps_give_one_run_call_about_call_flops_of_work():
     assert automap.timed_steps(5e5, 1000, 20_000) == automap.STEPS
     assert automap.timed_steps(mlp_forward, 128, 2_000) == 2_000 // 128       # the whole epoch
     assert automap.timed_steps(float("inf"), 128, 60_000) == automap.STEPS    # no estimate
+
+
+SHARDED = textwrap.dedent("""
+    import json, jax, numpy as np
+    from nnjax import layers as L
+    from nnjax.train import TrainConfig, automap, fit
+    assert jax.device_count() == 2, jax.devices()
+    automap.MIN_WORK = 0
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(192, 6)).astype(np.float32)
+    y = (x[:, 0] - x[:, 2] > 0).astype(np.int32)
+    model = L.Sequential(L.Linear(12), L.ReLU(), L.Linear(2))
+    cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=1e-2, drop_last=True)
+    kw = dict(verify=False, progress=False)
+    auto = fit(model, cfg, (x, y), runs=8, **kw)
+    again = fit(model, cfg, (x, y), runs=8, **kw)
+    one_device = fit(model, cfg, (x, y), runs=8, devices=jax.devices()[:1], **kw)
+    ref = fit(model, cfg, (x, y), runs=8, map="vmap", devices=jax.devices()[:1], **kw)
+    diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+               for a, b in zip(jax.tree.leaves(auto.params), jax.tree.leaves(ref.params)))
+    print("RESULT", json.dumps({"map": auto.info["map"], "devices": auto.info["devices"],
+                                "again": again.info["map"], "one": one_device.info["map"],
+                                "chunk": auto.info["chunk_size"], "diff": diff}))
+""")
+
+
+def test_auto_measures_the_sharded_program_on_several_devices(tmp_path):
+    """With the runs sharded over 2 devices, auto times each mapping of a device's share
+    (4 runs: vmap, sequential, chunks of 2; one by one is a one-device mapping), caches
+    the choice under its own key (one device is another program) and trains the same runs."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    env = dict(os.environ, XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu", NNJAX_CACHE_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(next(l for l in proc.stdout.splitlines()
+                          if l.startswith("RESULT "))[len("RESULT "):])
+    info = out["map"]
+    assert out["devices"] == 2 and info["how"] == "measured"
+    assert set(info["seconds_per_run_step"]) == {"vmap", "sequential", "chunks of 2"}
+    seconds = info["seconds_per_run_step"]
+    assert info["choice"] == min(seconds, key=seconds.get)               # no one-by-one rule
+    assert out["chunk"] == info["chunk_size"]
+    assert out["again"]["how"] == "cached" and out["again"]["choice"] == info["choice"]
+    assert out["one"]["how"] == "measured" and out["one"]["key"] != info["key"]
+    assert "one by one" in out["one"]["seconds_per_run_step"]
+    assert out["diff"] < 1e-5

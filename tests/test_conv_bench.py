@@ -61,3 +61,32 @@ def test_goal_detail_uses_the_executed_count():
     assert conv_goals.executed_gflops(record) == pytest.approx(30.0 * ratio)
     record["notes"] = "fit, lowering im2col, runs mapped by sequential (measured)"
     assert conv_goals.executed_gflops(record) == pytest.approx(30.0)
+
+
+def test_one_device_per_core_rows_and_the_goal_takes_them(monkeypatch):
+    """With several cores the plan also sweeps on one device per core (each case in its own
+    process with that many devices), and the goal rows judge that sweep, as `nnjax run
+    conv-ae` trains it; on one core there are no such rows."""
+    from benchmarks import conv_goals, nnjax_conv
+    from benchmarks.common import Settings
+    monkeypatch.setattr(nnjax_conv, "CORES", 2)
+    cases = nnjax_conv.cases(Settings.for_mode("quick"))
+    dev = {(c.variant, c.seeds): c.devices for c in cases if c.devices}
+    assert dev == {("vmap_2dev", 4): 2, ("sequential_2dev", 4): 2, ("auto_2dev", 4): 2,
+                   ("auto_2dev", 27): 2}
+    assert nnjax_conv.mapping_of("auto_2dev") == ("auto", 2)
+    assert nnjax_conv.mapping_of("chunks2") == ("chunks2", 0)
+    monkeypatch.setattr(nnjax_conv, "CORES", 1)
+    assert not any(c.devices for c in nnjax_conv.cases(Settings.for_mode("quick")))
+
+    def rec(contender, variant, seeds, median, devices=0):
+        return {"case": {"contender": contender, "variant": variant, "seeds": seeds,
+                         "devices": devices}, "median_s": median, "gflops": 10.0,
+                "notes": "fit, lowering phasesum, runs mapped by sequential (measured)",
+                "status": "ok"}
+    records = [rec("conv_torch", "threads2", 1, 0.9), rec("conv_nnjax", "alone", 1, 0.8),
+               rec("conv_nnjax", "auto", 4, 0.78), rec("conv_nnjax", "auto_2dev", 4, 0.5, 2),
+               rec("conv_nnjax", "auto_2dev", 27, 0.4, 2)]
+    speed, alone = conv_goals.check(records)
+    assert speed.goal == "conv AE: 4-run sweep (auto, 2 devices) vs best PyTorch"
+    assert speed.measured == pytest.approx(0.9 / 0.5) and alone.measured == pytest.approx(0.5 / 0.8)

@@ -14,12 +14,19 @@ can cost more per run than the runs one by one.
 one run's call does about ``CALL_FLOPS`` of work; the fixed cost of a call is measured
 apart and counted once per epoch, :func:`measure`), picks the lowest time per
 run (one by one unless another leads by ``MARGIN``, :func:`choose`) and caches the
-choice by program shape (model, input shape, run count, the settings that change the
-computation, backend and JAX version) in ``<cache>/automap.json``
+choice by program shape (model, input shape, run count, device count, the settings that
+change the computation, backend and JAX version) in ``<cache>/automap.json``
 (``$NNJAX_CACHE_DIR`` or ``~/.cache/nnjax``). A program smaller than ``MIN_WORK``
 (R · n_train · 3 × XLA's FLOP estimate of one example's forward: a sweep epoch of about
-0.1 s) is not worth the extra compilations and takes ``vmap``; so does one run, or a
-sharded (multi-device) fit.
+0.1 s) is not worth the extra compilations and takes ``vmap``; so does one run (per
+device), or a fit over several processes (each would measure its own timings, and they
+must agree on one program).
+
+With runs sharded over several devices (one per CPU core:
+:mod:`nnjax.train.cpu_devices`) every device maps its share of the runs, and auto times
+the sharded program under each mapping of that share (vmap, sequential, chunks; one by
+one is a one-device mapping): for the conv autoencoder, whose vmapped convolutions cost
+more than runs one after another, the two cores then each train their own runs.
 ``fit`` reports the choice in ``FitResult.info["map"]``. The mapping never changes what a
 run computes (each run's keys come from its seed), only float rounding of batched
 products.
@@ -56,12 +63,13 @@ def cache_path() -> Path:
 ONE_BY_ONE = "one by one"
 
 
-def candidates(r: int) -> list:
-    """Mappings to try for R runs: None (vmap), 1 (sequential), up to two chunk sizes c
-    dividing R with 1 < c < R (the smallest and the largest) and ``ONE_BY_ONE``."""
+def candidates(r: int, one_device: bool = True) -> list:
+    """Mappings to try for R runs (on each device): None (vmap), 1 (sequential), up to two
+    chunk sizes c dividing R with 1 < c < R (the smallest and the largest) and, on one
+    device, ``ONE_BY_ONE``."""
     divisors = [c for c in range(2, r) if r % c == 0]
     return ([None, 1] + sorted({divisors[0], divisors[-1]} if divisors else set())
-            + [ONE_BY_ONE])
+            + ([ONE_BY_ONE] if one_device else []))
 
 
 def describe(chunk) -> str:
@@ -104,11 +112,14 @@ def wrap(map_info: dict, program, build_one):
 
 
 def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
-            n_devices: int) -> tuple:
+            mesh=None) -> tuple:
     """``(chunk_size, info)`` for ``fit``: an explicit ``chunk_size`` wins; ``"vmap"`` →
     None, ``"sequential"`` → 1, ``"chunks"`` needs ``chunk_size``; ``"auto"`` measures (or
-    reads the cache); ``"one_by_one"``: see :func:`one_by_one`. ``info`` is what
-    ``FitResult.info["map"]`` reports."""
+    reads the cache) the program sharded over ``mesh`` (None: one device);
+    ``"one_by_one"``: see :func:`one_by_one`. ``info`` is what ``FitResult.info["map"]``
+    reports."""
+    from nnjax import distributed
+    n_devices = 1 if mesh is None else mesh.devices.size
     if map_ not in MAPS:
         raise ValueError(f"fit: map must be one of {MAPS}, got {map_!r}.")
     if map_ == "chunks" and chunk_size is None:
@@ -123,18 +134,21 @@ def resolve(map_: str, chunk_size: Optional[int], *, model, config, x, y, runs,
         return chunk, {"choice": describe(chunk), "chunk_size": chunk, "how": "explicit"}
     # "one by one" maps as vmap for everything but the training program (init, test)
     r = runs.size
-    flops = forward_flops(model, x) if r > 1 and n_devices == 1 else 0.0
+    local = -(-r // n_devices)                       # runs per device
+    several = distributed.process_count() > 1
+    flops = forward_flops(model, x) if local > 1 and not several else 0.0
     work = r * x.shape[0] * 3 * flops
-    if r == 1 or n_devices > 1 or work < MIN_WORK:
-        why = ("one run" if r == 1 else "several devices (shard_map)" if n_devices > 1
+    if local == 1 or several or work < MIN_WORK:
+        why = ("one run" if r == 1 else "one run per device" if local == 1
+               else "several processes" if several
                else f"small program (≈ {work:.2g} FLOPs per epoch < {MIN_WORK:.0e})")
         return None, {"choice": "vmap", "chunk_size": None, "how": f"default: {why}"}
-    key = program_key(model, config, tuple(x.shape[1:]), x.dtype, r)
+    key = program_key(model, config, tuple(x.shape[1:]), x.dtype, r, n_devices)
     cached = _read_cache().get(key)
     if cached is not None:
         return _chunk(cached["chunk_size"]), {**cached, "how": "cached", "key": key}
     steps = timed_steps(flops, config.batch_size, x.shape[0])
-    seconds = measure(model, config, x, y, runs, steps)
+    seconds = measure(model, config, x, y, runs, steps, mesh=mesh)
     best = choose(seconds)
     entry = {"choice": describe(_key_chunk(best)), "chunk_size": _key_chunk(best),
              "seconds_per_run_step": {describe(_key_chunk(k)): v for k, v in seconds.items()},
@@ -178,7 +192,7 @@ def forward_flops(model, x) -> float:
         return float("inf")
 
 
-def program_key(model, config, in_shape, dtype, r: int) -> str:
+def program_key(model, config, in_shape, dtype, r: int, n_devices: int = 1) -> str:
     """Hash of what decides the program's speed (not its learning rate or epoch count)."""
     from nnjax.layers import conv_ops
     from nnjax.train.config import config_dict
@@ -187,7 +201,7 @@ def program_key(model, config, in_shape, dtype, r: int) -> str:
             "output_fn", "drop_last")
     desc = [model.name, list(in_shape), str(dtype), r, {k: cfg[k] for k in keep},
             jax.default_backend(), jax.devices()[0].device_kind, os.cpu_count(),
-            jax.__version__, conv_ops.resolve(), METHOD]
+            jax.__version__, conv_ops.resolve(), METHOD] + ([n_devices] if n_devices > 1 else [])
     return hashlib.sha256(json.dumps(desc, default=str).encode()).hexdigest()[:20]
 
 
@@ -204,9 +218,10 @@ def timed_steps(forward: float, batch_size: int, n_train: int) -> int:
     return int(min(max(k, STEPS), max(1, n_train // batch_size)))
 
 
-def measure(model, config, x, y, runs, k1: int = STEPS) -> dict:
+def measure(model, config, x, y, runs, k1: int = STEPS, mesh=None) -> dict:
     """Estimated seconds per run and training step of a full epoch for each
-    :func:`candidates` mapping. Each is the per-run epoch of
+    :func:`candidates` mapping (of each device's share of the runs when ``mesh`` shards
+    them). Each is the per-run epoch of
     :func:`nnjax.train.program.build` on the first ``k1`` (:func:`timed_steps`) batches,
     compiled and run once to warm up, then timed (best of at least two calls) in
     interleaved rounds (up to ten, until each was timed for 0.5 s). Keys: ``"vmap"``, the chunk size or ``"one by
@@ -228,13 +243,15 @@ def measure(model, config, x, y, runs, k1: int = STEPS) -> dict:
     k2 = min(epoch_steps, 2 * k1)
     cfg = config.replace(epochs_per_call=1, epochs=1, early_stopping=None, drop_last=True)
     r = runs.size
+    d = 1 if mesh is None else mesh.devices.size
     live = {}
-    plan = [(chunk, k1) for chunk in candidates(r)] + ([("fixed", k2)] if k2 > k1 else [])
+    plan = [(chunk, k1) for chunk in candidates(-(-r // d), one_device=d == 1)]
+    plan += [("fixed", k2)] if k2 > k1 and d == 1 else []
     for chunk, k in plan:
         n = k * config.batch_size
         xs, ys = x[:n], (None if y is None else y[:n])
         one = chunk in (ONE_BY_ONE, "fixed")
-        mapper = RunMapper(chunk_size=None if one else chunk)
+        mapper = RunMapper(chunk_size=None if one else chunk, mesh=mesh)
         subset = select(runs, np.arange(1)) if one else runs      # one run's program
         prep = prepare(model, cfg, subset, xs, ys, mapper=mapper)
         init, program, specs, shared = prep.init, prep.program, prep.specs, prep.shared

@@ -94,8 +94,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     r = runs.size
     mesh = make_mesh(devices)
     chunk_size, map_info = automap.resolve(map, chunk_size, model=model, config=config, x=x,
-                                           y=y, runs=runs, n_devices=1 if mesh is None else
-                                           mesh.devices.size)
+                                           y=y, runs=runs, mesh=mesh)
     mapper = RunMapper(chunk_size=chunk_size, mesh=mesh)
     prep = prepare(model, config, runs, x, y, xv, yv, mapper=mapper)
     specs, shared, init = prep.specs, prep.shared, prep.init
