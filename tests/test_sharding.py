@@ -40,6 +40,10 @@ SCRIPT = textwrap.dedent("""
                      "test": float(np.max(np.abs(sharded.test["accuracy"]
                                                  - single.test["accuracy"]))),
                      "shape": list(jax.tree.leaves(sharded.params)[0].shape)}
+    # fewer runs than devices: one device per run, none padded
+    out["devices of 3 runs, 1 run"] = [
+        fit(model, cfg, (x, y), (x[:64], y[:64]), runs=n, verify=False).info["devices"]
+        for n in (3, 1)]
     print("RESULT", json.dumps(out))
 """)
 
@@ -53,6 +57,7 @@ def test_sharded_runs_equal_single_device_runs():
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
     out = json.loads(line[len("RESULT "):])
+    assert out.pop("devices of 3 runs, 1 run") == [3, 1]
     for name, r in out.items():
         n = int(name.split()[0])
         assert r["devices"] == [4, 1], (name, r)

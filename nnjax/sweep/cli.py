@@ -33,7 +33,9 @@ def _sweep(args) -> int:
     from nnjax.sweep.file import load
     from nnjax.sweep.run import run_file
     from nnjax.distributed import from_args, is_writer
-    from_args(args)                       # jax.distributed first, before any device is used
+    if not from_args(args):               # jax.distributed first, before any device is used
+        from nnjax.train.cpu_devices import use_cpu_cores
+        use_cpu_cores()                   # one JAX device per CPU core: runs sharded over them
     workers = workers_from_args(args)
     spec = load(args.file)
     try:

@@ -11,8 +11,8 @@ run count is padded to a multiple of the device count, and a run's numbers equal
 one-device numbers within float32 round-off (``tests/test_sharding.py``).
 
 The device count is fixed when JAX starts its backend, so :func:`use_cpu_cores` only acts
-before the process's first JAX operation; ``nnjax run`` calls it for a study that sets
-``Study(cpu_devices=True)``. A device count the user chose (``JAX_NUM_CPU_DEVICES``,
+before the process's first JAX operation; ``nnjax sweep`` calls it, and ``nnjax run``
+for a study that sets ``Study(cpu_devices=True)``. A device count the user chose (``JAX_NUM_CPU_DEVICES``,
 ``XLA_FLAGS=--xla_force_host_platform_device_count``) is kept, and so is a platform other
 than the CPU (``JAX_PLATFORMS``). ``NNJAX_CPU_DEVICES=off`` turns this off (the test
 suite does), ``NNJAX_CPU_DEVICES=N`` asks for N devices.

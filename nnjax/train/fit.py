@@ -75,8 +75,9 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
       map: how runs are mapped when ``chunk_size`` is None: ``"auto"`` (measured once per
         program shape and cached, :mod:`nnjax.train.automap`), ``"vmap"``,
         ``"sequential"`` or ``"one_by_one"``; ``info["map"]`` says which ran.
-      devices: shard runs over these devices (default ``jax.devices()``; one device: no
-        sharding); the run count is padded to a multiple of the device count.
+      devices: shard runs over these devices (default ``jax.devices()``, at most one per
+        run; one device: no sharding); the run count is padded to a multiple of the
+        device count.
       checkpoint: a file; training state is saved there every ``checkpoint_every``
         epochs, and a matching checkpoint found there is resumed from.
       compact: when runs stop, train the live ones in a smaller program when that saves
@@ -92,7 +93,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     xv, yv = _xy(val)
     xt, yt = _xy(test)
     r = runs.size
-    mesh = make_mesh(devices)
+    mesh = make_mesh(devices, runs=r)
     chunk_size, map_info = automap.resolve(map, chunk_size, model=model, config=config, x=x,
                                            y=y, runs=runs, mesh=mesh)
     mapper = RunMapper(chunk_size=chunk_size, mesh=mesh)

@@ -28,10 +28,15 @@ from nnjax import distributed
 AXIS = "runs"
 
 
-def make_mesh(devices: Optional[Sequence] = None) -> Optional[Mesh]:
+def make_mesh(devices: Optional[Sequence] = None, runs: Optional[int] = None) -> Optional[Mesh]:
     """A 1-D mesh named ``"runs"`` over ``devices`` (default ``jax.devices()``: with
-    :mod:`nnjax.distributed` started, the devices of every process); None for one."""
-    devices = list(jax.devices() if devices is None else devices)
+    :mod:`nnjax.distributed` started, the devices of every process; in one process, at most
+    ``runs`` of them, so that fewer runs than devices are not padded); None for one."""
+    if devices is None:
+        devices = jax.devices()
+        if runs is not None and jax.process_count() == 1:
+            devices = devices[:max(1, runs)]
+    devices = list(devices)
     if len(devices) <= 1:
         return None
     return Mesh(np.asarray(devices), (AXIS,))
