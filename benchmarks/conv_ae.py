@@ -40,6 +40,12 @@ def batch_size(n: int) -> int:
     return BATCH if n >= 4 * BATCH else max(1, n // 4)
 
 
+def microbatch(batch: int):
+    """:data:`MICROBATCH`, or None (the whole batch) when it does not divide ``batch``
+    (``--tiny``'s small batches)."""
+    return MICROBATCH if batch % MICROBATCH == 0 else None
+
+
 def layer_macs(hw=(28, 28), channels=CHANNELS, hidden=HIDDEN, code=CODE) -> list:
     """Multiply-adds per image of each weight layer, in order (encoder then decoder)."""
     c1, c2, c3 = channels

@@ -91,7 +91,7 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
     config = TrainConfig(epochs=1, batch_size=conv_ae.batch_size(len(x)), optimizer="adam",
                          learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True,
                          microbatch=(None if case.variant == "whole_batch"
-                                     else conv_ae.MICROBATCH))
+                                     else conv_ae.microbatch(conv_ae.batch_size(len(x)))))
     kw = MAPS.get(mapping_of(case.variant)[0], MAPS["alone"])
     old = os.environ.get("NNJAX_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:
@@ -150,7 +150,8 @@ def epoch_program(x, seeds: int, variant: str):
     model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
     config = TrainConfig(epochs=1_000_000, batch_size=conv_ae.batch_size(len(x)),
                          optimizer="adam", learning_rate=conv_ae.LR, loss="mse",
-                         target="input", drop_last=True, microbatch=conv_ae.MICROBATCH)
+                         target="input", drop_last=True,
+                         microbatch=conv_ae.microbatch(conv_ae.batch_size(len(x))))
     prep = prepare(model, config, make_runs(seeds), x, None, mapper=RunMapper(chunk_size=chunk))
     shared0 = prep.shared._replace(x=None)
 

@@ -23,6 +23,15 @@ def test_chunks_only_when_the_chunk_divides_the_batch():
     assert microbatch.chunks(40, 100) == 1            # the chunk is larger than the batch
 
 
+def test_config_refuses_a_microbatch_that_does_not_divide_the_batch():
+    with pytest.raises(ValueError, match=r"microbatch=300 does not divide batch_size=1000"
+                                         r" .*use a divisor \(e\.g\. 250\)"):
+        TrainConfig(batch_size=1000, microbatch=300)
+    with pytest.raises(ValueError, match=r"microbatch=200 does not divide batch_size=128"):
+        TrainConfig(batch_size=128, microbatch=200)
+    assert TrainConfig(batch_size=1000, microbatch=1000).microbatch == 1000
+
+
 @pytest.mark.parametrize("bad", [0, -4, 2.5, True, "50"])
 def test_config_rejects_a_bad_microbatch(bad):
     with pytest.raises(ValueError, match="microbatch must be a positive int"):

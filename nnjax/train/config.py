@@ -102,6 +102,11 @@ class TrainConfig:
                                             or self.microbatch < 1):
             raise ValueError("TrainConfig.microbatch must be a positive int (examples per"
                              f" chunk) or None, got {self.microbatch!r}.")
+        if self.microbatch is not None and self.batch_size % self.microbatch:
+            fits = [m for m in range(self.microbatch, 0, -1) if self.batch_size % m == 0][0]
+            raise ValueError(f"TrainConfig.microbatch={self.microbatch} does not divide"
+                             f" batch_size={self.batch_size} into equal chunks; use a divisor"
+                             f" (e.g. {fits}) or None.")
         if not isinstance(self.optimizer, Optimizer):
             _choice("optimizer", self.optimizer, OPTIMIZERS)
         if not isinstance(self.learning_rate, (Schedule, int, float)):

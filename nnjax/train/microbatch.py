@@ -18,8 +18,9 @@ the caches (measured on the conv autoencoder, benchmarks/TRIED.md).
 Layers that couple the examples of a batch see chunks instead: BatchNorm normalises
 each chunk by its own statistics (its running statistics are updated chunk after chunk,
 the state threads through the scan), and a layer drawing randomness (dropout) gets the
-key ``fold_in(key, j)`` for chunk j. A batch that m does not divide (the last partial
-batch without ``drop_last``) runs unchunked.
+key ``fold_in(key, j)`` for chunk j. ``TrainConfig`` refuses an m that does not divide
+its batch size; a batch that m does not divide (the last partial batch without
+``drop_last``) runs unchunked.
 """
 from __future__ import annotations
 
