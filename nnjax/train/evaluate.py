@@ -22,7 +22,7 @@ import numpy as np
 from nnjax import distributed
 from nnjax.layer import Layer
 from nnjax.train.cache import by_structure, program_config
-from nnjax.train.parallel import RunMapper, make_mesh, pad_runs
+from nnjax.train.parallel import RunMapper, host_input, make_mesh, pad_runs
 from nnjax.train import validate
 
 
@@ -136,7 +136,7 @@ def evaluate_unchecked(model: Layer, config, params, state, x, y=None, *, corrup
                        outputs: bool = False):
     """:func:`evaluate` without its input checks, for callers that already ran them
     (``fit`` evaluates the test split it validated before training)."""
-    x = jnp.asarray(x)
+    x = host_input(x)                               # placed by put_shared, no extra copy
     y = None if y is None else jnp.asarray(y)
     if config.target == "labels" and y is None:
         raise ValueError("evaluate: target='labels' needs y; pass y or use target='input'.")
@@ -166,7 +166,7 @@ def predict(model: Layer, params, state, x, *, output_fn: Optional[Callable] = N
     is applied to the output; ``chunk_size`` runs that many runs at once.
     """
     validate.predict_args(model, params, state, x, batch_size)
-    x = jnp.asarray(x)
+    x = host_input(x)
     n = x.shape[0]
     idx, _ = index_batches(n, min(batch_size, n))
     r = jax.tree.leaves(params)[0].shape[0]
