@@ -14,7 +14,6 @@ from . import _mlp_common as C
 from ._common import Clock, check_text
 from nnjax.study import SUMMARY_HEADER, Context, Study, summary_cells, summary_row, verdict
 from nnjax.models import mlp
-from nnjax.analysis import plots
 from nnjax.analysis import stats
 from nnjax.train import TrainConfig
 
@@ -51,7 +50,8 @@ def run(ctx: Context) -> dict:
     runs = [{"seed": s, "test_accuracy": float(acc[i]), "test_loss": float(loss[i]),
              **{k: float(v[i]) for k, v in finals.items()}} for i, s in enumerate(seeds)]
 
-    # figures
+    # figures (matplotlib imported here: `nnjax run` imports it in the background meanwhile)
+    from nnjax.analysis import plots
     what = "8×8 digits (test mode)" if ctx.tiny else "MNIST"
     n = len(seeds)
     title = f"{what} MLP 784-64-32-10, Adam 1e-3, {n} seeds ({ctx['shuffle']} shuffle)"
