@@ -1,6 +1,6 @@
 """Import modules in a background thread while the main thread works.
 
-``nnjax run`` imports matplotlib (~0.3 s) this way while the study reads its data and
+``nnjax run`` imports matplotlib this way while the study reads its data and
 JAX sets up and compiles: the main thread spends much of that time outside Python
 (hashing and scaling the data, XLA), so the import costs little wall time. A module the
 main thread imports while the background import is running waits for it (Python's

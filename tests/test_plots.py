@@ -228,3 +228,11 @@ def test_save_writes_the_pixels_savefig_writes(tmp_path):
     theirs = mpimg.imread(tmp_path / "savefig.png")
     assert ours.shape == theirs.shape[:2] + (3,) and np.all(theirs[..., 3] == 1)
     np.testing.assert_array_equal(ours, theirs[..., :3])
+
+
+def test_save_keeps_the_alpha_of_a_transparent_figure(tmp_path):
+    fig = plots.figure((3.0, 2.0))
+    fig.patch.set_alpha(0.0)
+    fig.add_subplot().plot([0, 1], [0, 1])
+    img = mpimg.imread(plots.save(fig, tmp_path / "t.png"))
+    assert img.shape[2] == 4 and img[0, 0, 3] == 0
