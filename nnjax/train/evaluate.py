@@ -124,7 +124,8 @@ def evaluate(model: Layer, config, params, state, x, y=None, *, corrupt=None, ke
     ``devices`` as in :func:`nnjax.train.fit`. Returns ``{metric: np.ndarray (R,)}``;
     with ``outputs=True`` ``(metrics, out)``, ``out`` (R, N, *out_shape) the raw model
     outputs (eval mode, no ``output_fn``) the metrics were computed from, in one pass:
-    :func:`predict`'s values, without a second pass over ``x``.
+    what :func:`predict` gives (to float rounding where its batch size differs from
+    ``config.eval_batch_size``), without a second pass over ``x``.
     """
     validate.evaluate_args(model, config, params, state, x, y)
     return evaluate_unchecked(model, config, params, state, x, y, corrupt=corrupt, key=key,

@@ -32,7 +32,7 @@ class FitResult:
         devices, chunk size, config.
       test_outputs: with ``fit(..., test_outputs=True)``, (R, N_test, *out_shape) raw model
         outputs (eval mode, no ``output_fn``) of the returned params on the test set, the
-        ones ``test`` was computed from (``predict``'s values without a second pass; a
+        ones ``test`` was computed from (what ``predict`` gives, without a second pass; a
         diverged run's are its frozen state's); else None.
     """
 
