@@ -11,7 +11,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from nnjax.analysis import plots
 from nnjax.analysis import stats
 
 HIDDEN = (64, 32)
@@ -55,6 +54,7 @@ def seed_bars(path, values: np.ndarray, seeds: Sequence[int], *, best: int,
               published: float, title: str, ylabel: str) -> Path:
     """One bar per seed (the best-by-validation seed highlighted), our IQM and the
     published value as horizontal lines; the y-axis is zoomed to the data."""
+    from nnjax.analysis import plots        # matplotlib: only when drawing
     v = np.asarray(values, np.float64)
     fig = plots.figure((7.0, 4.2))
     ax = fig.add_subplot()

@@ -14,9 +14,7 @@ from . import _mlp_common as C
 from ._common import Clock, check_text
 from nnjax.study import SUMMARY_HEADER, Context, Study, summary_cells, summary_row, verdict
 from nnjax.models import mlp
-from nnjax.analysis import plots
 from nnjax.analysis import stats
-from nnjax.train.evaluate import predict
 from nnjax.train import TrainConfig
 
 PUBLISHED = {"test_accuracy_best_of_15_by_val": 0.9701,
@@ -40,8 +38,9 @@ def run(ctx: Context) -> dict:
     clock = Clock()
     # vmap: the 15 seeds in one program, as the title says (map="auto" may choose another
     # mapping where it measures no clear lead, which changes float rounding)
+    # test_outputs: the test pass's outputs (R, N, 10) kept for the misclassified digits
     res = ctx.fit("mnist-mlp", model, cfg, ds.train, ds.val, ds.test, runs=ctx["seeds"],
-                  map="vmap")
+                  map="vmap", test_outputs=True)
     timing = C.timing(res.info, **clock.read())
     seeds = [int(s) for s in res.runs.seed]
     acc, loss = np.asarray(res.test["accuracy"]), np.asarray(res.test["loss"])
@@ -51,11 +50,8 @@ def run(ctx: Context) -> dict:
     runs = [{"seed": s, "test_accuracy": float(acc[i]), "test_loss": float(loss[i]),
              **{k: float(v[i]) for k, v in finals.items()}} for i, s in enumerate(seeds)]
 
-    # the test outputs of every run (for the misclassified digits): dispatched now, so that
-    # XLA computes them while the curves and bars below are drawn
-    outputs = predict(model, res.params, res.model_state, ds.test.x)
-
-    # figures
+    # figures (matplotlib imported here: `nnjax run` imports it in the background meanwhile)
+    from nnjax.analysis import plots
     what = "8×8 digits (test mode)" if ctx.tiny else "MNIST"
     n = len(seeds)
     title = f"{what} MLP 784-64-32-10, Adam 1e-3, {n} seeds ({ctx['shuffle']} shuffle)"
@@ -69,7 +65,7 @@ def run(ctx: Context) -> dict:
                 published=PUBLISHED["test_accuracy_best_of_15_by_val"],
                 title=f"{what} test accuracy per seed after {ctx['epochs']} epochs",
                 ylabel="test accuracy")
-    pred = np.asarray(outputs).argmax(-1)
+    pred = np.asarray(res.test_outputs).argmax(-1)
     idx, count, major = C.most_missed(pred, np.asarray(ds.test.y), k=24)
     plots.captioned_images(ctx.figure("misclassified.png"), ds.test.x[idx],
                     [f"{p} / {t}  ({c}/{n})" for p, t, c in zip(major, ds.test.y[idx], count)],

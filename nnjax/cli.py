@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from nnjax.data.cli import add_subparser as add_data
@@ -32,5 +33,15 @@ def main(argv=None) -> int:
     return int(args.func(args) or 0)
 
 
+def entry() -> None:
+    """The ``nnjax`` command (console script and ``python -m nnjax.cli``): :func:`main`,
+    then exit. Every output is written and closed by then, so the objects alive now are
+    frozen (``gc.freeze``): interpreter shutdown would otherwise run the cycle collector
+    over everything jax and matplotlib built, a noticeable part of a short command."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nnjax import distributed, studies as finder
+from nnjax import distributed, preload, studies as finder
 from nnjax.cli_guard import guarded
 from nnjax.results import read_json, write_bytes_atomic
 from nnjax.sweep.claims import add_worker_flags
@@ -58,6 +58,7 @@ def _run(args) -> int:
         if chosen[0].cpu_devices and not in_cluster:
             from nnjax.train.cpu_devices import use_cpu_cores
             use_cpu_cores()                    # before the study's first JAX operation
+    preload.in_background("nnjax.analysis.plots")   # matplotlib, while the data loads
     for study in chosen:
         preset = args.preset or study.default_preset
         if preset not in study.presets and args.name == "all":

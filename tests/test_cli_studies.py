@@ -134,6 +134,19 @@ def test_an_experiments_package_on_the_path_does_not_shadow_ours(tmp_path):
     assert "mnist-mlp" in got.stdout and "conv-ae" in got.stdout
 
 
+def test_the_command_exits_with_mains_code(tmp_path):
+    """``python -m nnjax.cli`` (:func:`nnjax.cli.entry`, the console script) passes main's
+    exit code on and writes its output before the collector is frozen."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ok = subprocess.run([sys.executable, "-m", "nnjax.cli", "list"], cwd=tmp_path, env=env,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "mnist-mlp" in ok.stdout, ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "nnjax.cli", "run", "no-such-study",
+                          "--out", str(tmp_path / "o")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown study 'no-such-study'" in bad.stderr
+
+
 def test_find_by_name_imports_only_the_file_named_after_it(user_dir):
     """``find`` takes the file named after the study (my-study → my_study.py) without
     importing the folder's other files, and gives what discovering all of them gives;

@@ -97,6 +97,12 @@ def test_load_flatten_and_no_val(tmp_path, arrays, monkeypatch):
     monkeypatch.setenv("NNJAX_DATA_DIR", str(write_set(tmp_path / "env", arrays)))
     ds = data.load("mnist", n_val=0, flatten=True)
     assert ds.val is None and ds.train.x.shape == (N_TRAIN, 784)
+    # pixels are float32(p) / float32(255), bit for bit, in a 64-byte aligned buffer (which
+    # JAX's CPU devices use in place, without a copy)
+    want = arrays["train-images"].astype(np.float32) / np.float32(255)
+    np.testing.assert_array_equal(ds.train.x.reshape(want.shape).view(np.uint32),
+                                  want.view(np.uint32))
+    assert ds.train.x.ctypes.data % 64 == 0 and ds.test.x.ctypes.data % 64 == 0
     with pytest.raises(ValueError, match="n_val"):
         data.load("mnist", n_val=N_TRAIN)
 

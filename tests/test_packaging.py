@@ -64,7 +64,7 @@ def test_wheel_holds_only_nnjax_and_states_python_license_and_extras(tmp_path):
     assert "Requires-Python: >=3.11\n" in meta and "License-Expression: MIT\n" in meta
     assert "Provides-Extra: test\n" in meta and "Provides-Extra: dev\n" in meta
     assert "Requires-Dist: jax>=0.8.0\n" in meta
-    assert "nnjax = nnjax.cli:main" in entry
+    assert "nnjax = nnjax.cli:entry" in entry
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 

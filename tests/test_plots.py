@@ -39,7 +39,7 @@ def drawn(monkeypatch):
 def _check_png(path, min_kb=8):
     assert path.suffix == ".png" and path.stat().st_size > min_kb * 1024
     img = mpimg.imread(path)
-    assert img.ndim == 3 and img.shape[2] == 4 and min(img.shape[:2]) > 200   # RGBA
+    assert img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) > 200   # RGB: opaque
     assert img[..., :3].std() > 0.01                                          # not blank
     return img
 
@@ -211,3 +211,28 @@ def test_log_axis_labels_are_plain_numbers(tmp_path, monkeypatch):
     plots.curves(tmp_path / "log.png", {"a": y}, title="t", ylabel="y", logy=True)
     shown = [t for t in got if t]
     assert {"1", "0.1", "0.01"} <= set(shown) and not any("$" in t for t in shown)
+
+
+def test_save_writes_the_pixels_savefig_writes(tmp_path):
+    """One draw (the layout engine inside it) and an RGB PNG: savefig's image, pixel for
+    pixel, without its extra layout draw or alpha channel."""
+    def draw():
+        fig = plots.figure((5.0, 3.5))
+        ax = fig.add_subplot()
+        ax.plot([1, 2, 3], [0.95, 0.9625, 0.97], label="a long legend label")
+        ax.set(title="two\nlines", xlabel="epoch", ylabel="accuracy")
+        ax.legend()
+        return fig
+    ours = mpimg.imread(plots.save(draw(), tmp_path / "ours.png"))
+    draw().savefig(tmp_path / "savefig.png", dpi=plots.DPI)
+    theirs = mpimg.imread(tmp_path / "savefig.png")
+    assert ours.shape == theirs.shape[:2] + (3,) and np.all(theirs[..., 3] == 1)
+    np.testing.assert_array_equal(ours, theirs[..., :3])
+
+
+def test_save_keeps_the_alpha_of_a_transparent_figure(tmp_path):
+    fig = plots.figure((3.0, 2.0))
+    fig.patch.set_alpha(0.0)
+    fig.add_subplot().plot([0, 1], [0, 1])
+    img = mpimg.imread(plots.save(fig, tmp_path / "t.png"))
+    assert img.shape[2] == 4 and img[0, 0, 3] == 0

@@ -12,7 +12,7 @@ import textwrap
 SCRIPT = textwrap.dedent("""
     import json, jax, numpy as np
     from nnjax import layers as L
-    from nnjax.train import EarlyStopping, TrainConfig, fit
+    from nnjax.train import EarlyStopping, TrainConfig, fit, predict
     assert jax.device_count() == 4, jax.devices()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 8)).astype(np.float32)
@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
                               ("6 runs, chunks of 1", 6, cfg, {"chunk_size": 1}),
                               ("6 runs, shared order", 6, shared, {})]:
         sharded = fit(model, c, (x, y), (x[:64], y[:64]), (x[:64], y[:64]), runs=runs,
-                      verify=False, **kw)
+                      verify=False, test_outputs=True, **kw)
         single = fit(model, c, (x, y), (x[:64], y[:64]), (x[:64], y[:64]), runs=runs,
                      verify=False, devices=one)
         diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
@@ -39,7 +39,13 @@ SCRIPT = textwrap.dedent("""
                      "epochs": [sharded.epochs_run.tolist(), single.epochs_run.tolist()],
                      "test": float(np.max(np.abs(sharded.test["accuracy"]
                                                  - single.test["accuracy"]))),
-                     "shape": list(jax.tree.leaves(sharded.params)[0].shape)}
+                     "shape": list(jax.tree.leaves(sharded.params)[0].shape),
+                     # the test outputs kept from the sharded (padded) test pass: predict's
+                     # on one device, run by run (a padded run or a wrong order shows)
+                     "outputs_shape": list(sharded.test_outputs.shape),
+                     "outputs": float(np.max(np.abs(sharded.test_outputs - np.asarray(
+                         predict(model, sharded.params, sharded.model_state, x[:64],
+                                 devices=one)))))}
     # fewer runs than devices: one device per run, none padded
     out["devices of 3 runs, 1 run"] = [
         fit(model, cfg, (x, y), (x[:64], y[:64]), runs=n, verify=False).info["devices"]
@@ -64,6 +70,7 @@ def test_sharded_runs_equal_single_device_runs():
         assert r["shape"][0] == n, (name, r)                     # padding removed
         assert r["epochs"][0] == r["epochs"][1], (name, r)
         assert r["params"] < 1e-6 and r["history"] < 1e-5 and r["test"] == 0, (name, r)
+        assert r["outputs_shape"] == [n, 64, 2] and r["outputs"] < 1e-5, (name, r)
 
 
 def test_one_run_at_a_time_is_not_batched():

@@ -53,6 +53,9 @@ def test_lr_seed_grid_in_one_program_equals_solo_runs():
 def test_seed_is_the_run_identity_not_its_position():
     a = fit(MLP, CFG, (X, Y), (XV, YV), runs=[5, 9, 2], verify=False)
     b = fit(MLP, CFG, (X, Y), (XV, YV), runs=[2, 5, 9], verify=False)
+    assert a.test_outputs is None                       # not asked for
+    with pytest.raises(ValueError, match="test data"):
+        fit(MLP, CFG, (X, Y), (XV, YV), runs=2, verify=False, test_outputs=True)
     assert max_diff(run(a.params, 0), run(b.params, 1)) < 1e-6
     assert max_diff(run(a.params, 2), run(b.params, 0)) < 1e-6
     assert max_diff(run(a.params, 0), run(a.params, 1)) > 1e-3   # different seeds differ
@@ -148,7 +151,7 @@ def test_digits_mlp_reaches_95_percent_test_accuracy():
     cfg = TrainConfig(epochs=40, batch_size=32, learning_rate=2e-3, epochs_per_call=5,
                       early_stopping=EarlyStopping("val_accuracy", patience=8))
     res = fit(model, cfg, (x[:1200], y[:1200]), (x[1200:1450], y[1200:1450]),
-              (x[1450:], y[1450:]), runs=3)
+              (x[1450:], y[1450:]), runs=3, test_outputs=True)
     assert res.info["gradcheck"]["ok"]
     assert np.all(res.test["accuracy"] >= 0.95), res.test["accuracy"]
     best = res.best_run("val_accuracy")
@@ -159,3 +162,8 @@ def test_digits_mlp_reaches_95_percent_test_accuracy():
     assert logits.shape == (3, len(x) - 1450, 10)
     acc = np.mean(np.argmax(np.asarray(logits), -1) == y[1450:], axis=1)
     np.testing.assert_allclose(acc, res.test["accuracy"], atol=1e-6)
+    # the outputs the test metrics came from: predict's, run by run (other batches: rounding)
+    assert res.test_outputs.shape == (3, len(x) - 1450, 10)
+    np.testing.assert_allclose(res.test_outputs, logits, rtol=1e-5, atol=1e-5)
+    hit = np.argmax(res.test_outputs, -1) == y[1450:]
+    np.testing.assert_array_equal(np.mean(hit, axis=1, dtype=np.float32), res.test["accuracy"])

@@ -26,6 +26,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import matplotlib
 import numpy as np
+import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -72,13 +73,24 @@ def figure(figsize=(7.0, 4.5)) -> Figure:
 
 
 def save(fig: Figure, path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (folders made) and free it; returns the path."""
+    """Write ``fig`` as a PNG at ``path`` (folders made) and free it; returns the path.
+
+    One draw at :data:`DPI` (its layout engine runs inside it), written as an RGB PNG when
+    the figure is opaque (RGBA otherwise): ``Figure.savefig`` draws twice with a layout
+    engine (a draw without output to lay out, then the draw) and encodes an alpha channel
+    of an opaque figure too: the same pixels, in less time."""
     path = Path(path)
     if not distributed.is_writer():          # one sweep over several processes: process 0
         fig.clear()
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, format="png")
+    fig.set_dpi(DPI)
+    fig.canvas.draw()
+    image = PIL.Image.frombuffer("RGBA", fig.canvas.get_width_height(physical=True),
+                                 fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    if image.getextrema()[3][0] == 255:                  # opaque: no alpha channel
+        image = image.convert("RGB")
+    image.save(path, format="png", dpi=(DPI, DPI))
     fig.clear()
     return path
 

@@ -22,7 +22,7 @@ import numpy as np
 from nnjax import distributed
 from nnjax.layer import Layer
 from nnjax.train.cache import by_structure, program_config
-from nnjax.train.parallel import RunMapper, make_mesh, pad_runs
+from nnjax.train.parallel import RunMapper, host_input, make_mesh, pad_runs
 from nnjax.train import validate
 
 
@@ -48,11 +48,13 @@ def classifies(config, y) -> bool:
 
 
 def split_metrics(model: Layer, config, params, state, x, y, idx, mask, key=None,
-                  sigma=None, corrupt: Optional[Callable] = None) -> dict:
+                  sigma=None, corrupt: Optional[Callable] = None, outputs: bool = False):
     """Metrics of one run on ``x[idx]`` (idx, mask: (nb, B); masked rows are padding).
 
     ``corrupt(key, x_batch)`` (or ``config.noise(key, x_batch, sigma)`` when ``sigma`` is
     given) corrupts the inputs, batch b with ``fold_in(key, b)``; the target stays clean.
+    ``outputs=True`` returns ``(metrics, out)`` with ``out`` (nb·B, *out_shape) the raw
+    model outputs the metrics were computed from, in ``idx`` order (padding rows last).
     """
     labels = config.target == "labels"
     classify = classifies(config, y)
@@ -76,20 +78,24 @@ def split_metrics(model: Layer, config, params, state, x, y, idx, mask, key=None
         else:
             err = jnp.square(out_fn(pred) - tb).reshape(pred.shape[0], -1).mean(axis=1)
             sums["mse"] = jnp.sum(err * mb)
-        return sums
+        return (sums, pred) if outputs else sums
 
-    sums = jax.lax.map(one, (jnp.arange(idx.shape[0]), idx, mask))
+    got = jax.lax.map(one, (jnp.arange(idx.shape[0]), idx, mask))
+    sums, out = got if outputs else (got, None)
     count = jnp.sum(mask)
-    return {k: jnp.sum(v) / count for k, v in sums.items()}
+    metrics = {k: jnp.sum(v) / count for k, v in sums.items()}
+    return (metrics, out.reshape((-1,) + out.shape[2:])) if outputs else metrics
 
 
 @by_structure(maxsize=32)
-def _metrics_program(model, config, mapper, corrupt):
+def _metrics_program(model, config, mapper, corrupt, outputs):
     def per_run(run, shared):
         p, s, k = run
         x, y, idx, mask = shared
-        return split_metrics(model, config, p, s, x, y, idx, mask,
-                             key=k if corrupt is not None else None, corrupt=corrupt)
+        got = split_metrics(model, config, p, s, x, y, idx, mask,
+                            key=k if corrupt is not None else None, corrupt=corrupt,
+                            outputs=outputs)
+        return (got[0], got[1][:x.shape[0]]) if outputs else got       # padding rows off
     return jax.jit(mapper(per_run))
 
 
@@ -110,23 +116,28 @@ def _mapper(chunk_size, devices):
 
 
 def evaluate(model: Layer, config, params, state, x, y=None, *, corrupt=None, key=None,
-             chunk_size: Optional[int] = None, devices=None) -> dict:
+             chunk_size: Optional[int] = None, devices=None, outputs: bool = False):
     """Metrics of every run (stacked ``params``/``state``, leading axis R) on ``(x, y)``.
 
     ``corrupt(key, x_batch) -> x̃`` evaluates under a chosen corruption (target stays
     clean); run r uses ``fold_in(key, r)``, batch b ``fold_in(·, b)``. ``chunk_size`` /
-    ``devices`` as in :func:`nnjax.train.fit`. Returns ``{metric: np.ndarray (R,)}``.
+    ``devices`` as in :func:`nnjax.train.fit`. Returns ``{metric: np.ndarray (R,)}``;
+    with ``outputs=True`` ``(metrics, out)``, ``out`` (R, N, *out_shape) the raw model
+    outputs (eval mode, no ``output_fn``) the metrics were computed from, in one pass:
+    what :func:`predict` gives (to float rounding where its batch size differs from
+    ``config.eval_batch_size``), without a second pass over ``x``.
     """
     validate.evaluate_args(model, config, params, state, x, y)
     return evaluate_unchecked(model, config, params, state, x, y, corrupt=corrupt, key=key,
-                              chunk_size=chunk_size, devices=devices)
+                              chunk_size=chunk_size, devices=devices, outputs=outputs)
 
 
 def evaluate_unchecked(model: Layer, config, params, state, x, y=None, *, corrupt=None,
-                       key=None, chunk_size: Optional[int] = None, devices=None) -> dict:
+                       key=None, chunk_size: Optional[int] = None, devices=None,
+                       outputs: bool = False):
     """:func:`evaluate` without its input checks, for callers that already ran them
     (``fit`` evaluates the test split it validated before training)."""
-    x = jnp.asarray(x)
+    x = host_input(x)                               # placed by put_shared, no extra copy
     y = None if y is None else jnp.asarray(y)
     if config.target == "labels" and y is None:
         raise ValueError("evaluate: target='labels' needs y; pass y or use target='input'.")
@@ -141,9 +152,11 @@ def evaluate_unchecked(model: Layer, config, params, state, x, y=None, *, corrup
                 if corrupt is not None else jnp.zeros(r_pad))
     run_args = (params, state, run_keys)
     shared = (x, y, jnp.asarray(idx), jnp.asarray(mask))
-    out = _metrics_program(model, program_config(config), mapper, corrupt)(
-        mapper.put_runs(run_args), mapper.put_shared(shared))
-    return {k: v[:n] for k, v in distributed.to_host(out).items()}   # from every process
+    program = _metrics_program(model, program_config(config), mapper, corrupt, outputs)
+    got = distributed.to_host(program(mapper.put_runs(run_args), mapper.put_shared(shared)))
+    metrics, out = got if outputs else (got, None)                  # from every process
+    metrics = {k: v[:n] for k, v in metrics.items()}
+    return (metrics, out[:n]) if outputs else metrics
 
 
 def predict(model: Layer, params, state, x, *, output_fn: Optional[Callable] = None,
@@ -154,7 +167,7 @@ def predict(model: Layer, params, state, x, *, output_fn: Optional[Callable] = N
     is applied to the output; ``chunk_size`` runs that many runs at once.
     """
     validate.predict_args(model, params, state, x, batch_size)
-    x = jnp.asarray(x)
+    x = host_input(x)
     n = x.shape[0]
     idx, _ = index_batches(n, min(batch_size, n))
     r = jax.tree.leaves(params)[0].shape[0]

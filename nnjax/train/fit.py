@@ -59,7 +59,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         verify: bool = True, progress: Optional[bool] = None,
         chunk_size: Optional[int] = None, map: str = "auto", devices=None,
         checkpoint: Optional[os.PathLike] = None, checkpoint_every: int = 1,
-        compact=True, callbacks=()) -> FitResult:
+        compact=True, callbacks=(), test_outputs: bool = False) -> FitResult:
     """Train every run of ``runs`` and return a :class:`~nnjax.train.result.FitResult`.
 
     Args:
@@ -85,10 +85,14 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
         at every smaller bucket; False keeps every run in the masked program.
       callbacks: objects called after every epoch with every run's metrics
         (:mod:`nnjax.train.callbacks`: ``CSVLogger``, ``TensorBoard``).
+      test_outputs: also keep the model outputs the test metrics were computed from
+        (``FitResult.test_outputs``, (R, N_test, *out_shape)): no second pass for them.
     """
     compile_cache.enable()
     runs = as_runs(runs)
     validate.fit_args(model, config, runs, train, val, test, chunk_size, checkpoint_every)
+    if test_outputs and test is None:
+        raise ValueError("fit: test_outputs=True keeps the test set's outputs; pass test data.")
     x, y = _xy(train)
     xv, yv = _xy(val)
     xt, yt = _xy(test)
@@ -146,7 +150,7 @@ def fit(model, config: TrainConfig, train, val=None, test=None, *, runs=1,
     if checkpoint is not None and epoch > start:
         _save(checkpoint, carry, hist, epoch, fp)
     info.update(_timing(times))
-    return _finish(model, config, carry, hist, runs, mapper, r, (xt, yt), info)
+    return _finish(model, config, carry, hist, runs, mapper, r, (xt, yt), info, test_outputs)
 
 
 def _timing(times) -> dict:
@@ -159,7 +163,7 @@ def _timing(times) -> dict:
             "call_seconds": [round(t, 4) for t, _ in times]}
 
 
-def _finish(model, config, carry, hist, runs, mapper, r, test, info) -> FitResult:
+def _finish(model, config, carry, hist, runs, mapper, r, test, info, outputs) -> FitResult:
     carry = unpad(distributed.local(carry), r)
     tr, ts = carry.tracker, carry.train
     es = config.early_stopping
@@ -175,11 +179,12 @@ def _finish(model, config, carry, hist, runs, mapper, r, test, info) -> FitResul
     stopped = ~np.asarray(tr.active) & ~diverged & (epochs_run < config.epochs)
     e_max = int((epochs_run + diverged).max(initial=0))
     history = {k: np.ascontiguousarray(v[:min(e_max, config.epochs)].T) for k, v in hist.items()}
-    test_metrics = {}
+    test_metrics, test_out = {}, None
     if test[0] is not None:
         test_metrics = evaluate_unchecked(model, config, params, mstate, test[0], test[1],
                                           chunk_size=mapper.chunk_size,
-                                          devices=_devices(mapper))
+                                          devices=_devices(mapper), outputs=outputs)
+        test_metrics, test_out = test_metrics if outputs else (test_metrics, None)
         test_metrics = {k: np.where(diverged, np.nan, v) for k, v in test_metrics.items()}
     if diverged.any():
         warnings.warn(f"{int(diverged.sum())} of {r} runs diverged (non-finite training loss):"
@@ -187,7 +192,7 @@ def _finish(model, config, carry, hist, runs, mapper, r, test, info) -> FitResul
                       " state; their test metrics are NaN and summaries exclude them.",
                       RuntimeWarning, stacklevel=3)
     return FitResult(params, mstate, ts, history, test_metrics, best_epoch, epochs_run,
-                     stopped, diverged, runs, info)
+                     stopped, diverged, runs, info, test_outputs=test_out)
 
 
 def _devices(mapper):

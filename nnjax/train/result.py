@@ -30,6 +30,10 @@ class FitResult:
       runs: the :class:`~nnjax.train.runs.Runs` trained (seeds, swept values, folds).
       info: how it was run: gradient mode, shuffle policy, gradient check, timings,
         devices, chunk size, config.
+      test_outputs: with ``fit(..., test_outputs=True)``, (R, N_test, *out_shape) raw model
+        outputs (eval mode, no ``output_fn``) of the returned params on the test set, the
+        ones ``test`` was computed from (what ``predict`` gives, without a second pass; a
+        diverged run's are its frozen state's); else None.
     """
 
     params: Any
@@ -43,6 +47,7 @@ class FitResult:
     diverged: np.ndarray
     runs: Runs
     info: dict = field(default_factory=dict)
+    test_outputs: Any = None
 
     @property
     def n_runs(self) -> int:

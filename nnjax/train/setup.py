@@ -23,6 +23,7 @@ import numpy as np
 from nnjax.train import program as epoch_lib
 from nnjax.train.evaluate import classifies, index_batches
 from nnjax.train.hyperparams import run_hyper, schedule_table
+from nnjax.train.parallel import host_input
 from nnjax.train.program import RunSpec, Shared
 from nnjax.train.runs import Runs, keys as run_keys, kfold, select
 from nnjax.train.validate.data import split_xy
@@ -57,12 +58,13 @@ def prepare(model, config, runs: Runs, x, y, xv=None, yv=None, *, mapper) -> Pre
 
 
 def _xy(split):
-    """``(x, y)`` device arrays (x floating) from a Split-like object, an ``(x, y)`` pair or
-    a lone ``x`` (:func:`nnjax.train.validate.data.split_xy`)."""
+    """``(x, y)`` (x floating; a NumPy x stays on the host until :func:`prepare` places
+    it, :func:`~nnjax.train.parallel.host_input`; y a device array) from a Split-like
+    object, an ``(x, y)`` pair or a lone ``x`` (:func:`nnjax.train.validate.data.split_xy`)."""
     x, y = split_xy(split)
     if x is None:
         return None, None
-    x = jnp.asarray(x)
+    x = host_input(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.float32)
     if y is not None:
