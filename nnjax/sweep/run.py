@@ -62,9 +62,11 @@ def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
     def build(point):
         model, config = spec.model(point), spec.config(point)
         flat = False
-        if config.target == "input":
-            _, _, out_shape = model.init(jax.random.key(0), spec.info.shape)
-            flat = tuple(out_shape) == (math.prod(spec.info.shape),)
+        if config.target == "input":         # the output shape, traced: no weights drawn
+            shapes = []
+            jax.eval_shape(lambda k: shapes.append(model.init(k, spec.info.shape)[2]),
+                           jax.random.key(0))
+            flat = tuple(shapes[0]) == (math.prod(spec.info.shape),)
         val = None if spec.folds else _pair(ds.val, flat)
         return Problem(model, config, _pair(ds.train, flat), val, _pair(ds.test, flat))
 
