@@ -111,8 +111,8 @@ def _predict_program(model, output_fn, n, mapper):
     return jax.jit(mapper(per_run))
 
 
-def _mapper(chunk_size, devices):
-    return RunMapper(chunk_size=chunk_size, mesh=make_mesh(devices))
+def _mapper(chunk_size, devices, runs: int):
+    return RunMapper(chunk_size=chunk_size, mesh=make_mesh(devices, runs=runs))
 
 
 def evaluate(model: Layer, config, params, state, x, y=None, *, corrupt=None, key=None,
@@ -145,7 +145,7 @@ def evaluate_unchecked(model: Layer, config, params, state, x, y=None, *, corrup
         raise ValueError("evaluate: a corruption needs a key=jax.random.key(...).")
     r = jax.tree.leaves(params)[0].shape[0]
     idx, mask = index_batches(x.shape[0], min(config.eval_batch_size, x.shape[0]))
-    mapper = _mapper(chunk_size, devices)
+    mapper = _mapper(chunk_size, devices, r)
     (params, state), n = pad_runs((params, state), mapper.multiple(r))
     r_pad = jax.tree.leaves(params)[0].shape[0]
     run_keys = (jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(r_pad))
@@ -171,7 +171,7 @@ def predict(model: Layer, params, state, x, *, output_fn: Optional[Callable] = N
     n = x.shape[0]
     idx, _ = index_batches(n, min(batch_size, n))
     r = jax.tree.leaves(params)[0].shape[0]
-    mapper = _mapper(chunk_size, devices)
+    mapper = _mapper(chunk_size, devices, r)
     run_args, _ = pad_runs((params, state), mapper.multiple(r))
     out = _predict_program(model, output_fn, n, mapper)(
         mapper.put_runs(run_args), mapper.put_shared((x, jnp.asarray(idx))))
