@@ -2,8 +2,6 @@
 the candidates once, caches the choice by program shape and reports it."""
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -13,6 +11,8 @@ import pytest
 from nnjax import layers as L
 from nnjax.train import TrainConfig, automap, fit
 from nnjax.train.runs import make_runs
+
+from jax_process import run_json
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(192, 6)).astype(np.float32)
@@ -157,14 +157,7 @@ def test_auto_measures_the_sharded_program_on_several_devices(tmp_path):
     """With the runs sharded over 2 devices, auto times each mapping of a device's share
     (4 runs: vmap, sequential, chunks of 2; one by one is a one-device mapping), caches
     the choice under its own key (one device is another program) and trains the same runs."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    env = dict(os.environ, XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count=2",
-               JAX_PLATFORMS="cpu", NNJAX_CACHE_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(next(l for l in proc.stdout.splitlines()
-                          if l.startswith("RESULT "))[len("RESULT "):])
+    out = run_json(SHARDED, devices=2, env=dict(os.environ, NNJAX_CACHE_DIR=str(tmp_path)))
     info = out["map"]
     assert out["devices"] == 2 and info["how"] == "measured"
     assert set(info["seconds_per_run_step"]) == {"vmap", "sequential", "chunks of 2"}

@@ -3,11 +3,9 @@
 Runs in a subprocess: the device count is fixed when JAX starts
 (``XLA_FLAGS=--xla_force_host_platform_device_count=4``).
 """
-import json
-import os
-import subprocess
-import sys
 import textwrap
+
+from jax_process import run_json
 
 SCRIPT = textwrap.dedent("""
     import json, jax, numpy as np
@@ -55,14 +53,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_sharded_runs_equal_single_device_runs():
-    flags = os.environ.get("XLA_FLAGS", "")       # keep conftest's optimisation level
-    env = dict(os.environ, XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count=4",
-               JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
-    out = json.loads(line[len("RESULT "):])
+    out = run_json(SCRIPT, devices=4)
     assert out.pop("devices of 3 runs, 1 run") == [3, 1]
     for name, r in out.items():
         n = int(name.split()[0])

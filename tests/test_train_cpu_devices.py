@@ -2,10 +2,9 @@
 only when the user chose no device count. Each case runs in a fresh process (the device
 count is fixed when JAX starts); that sharded runs equal one-device runs is
 tests/test_sharding.py."""
-import json
 import os
-import subprocess
-import sys
+
+from jax_process import run_json
 
 SCRIPT = r"""
 import json, jax
@@ -22,12 +21,8 @@ def _run(**env_extra):
            if k not in ("JAX_NUM_CPU_DEVICES", "NNJAX_CPU_DEVICES")}
     env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split()
                                 if "device_count" not in f)
-    env.update(JAX_PLATFORMS="cpu", **env_extra)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    env.update(env_extra)
+    return run_json(SCRIPT, env=env, timeout=120)
 
 
 def test_sets_the_device_count_before_the_backend_starts_and_not_after():
