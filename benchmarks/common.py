@@ -175,7 +175,7 @@ def _find_train_arrays(loaded):
 # ---------------------------------------------------------------- nnjax variant names
 
 NNJAX_ORDERS = ("shared", "per_seed")
-_NNJAX_VARIANT = re.compile(r"^(shared|per_seed)(?:_(autodiff))?(?:_(\d+)dev)?$")
+_NNJAX_VARIANT = re.compile(r"^(shared|per_seed)(?:_(autodiff))?$")
 
 
 def nnjax_variant(order: str, grad: str = "manual", devices: int = 0) -> str:
@@ -191,10 +191,18 @@ def nnjax_variant(order: str, grad: str = "manual", devices: int = 0) -> str:
 
 def parse_nnjax_variant(variant: str) -> tuple:
     """``(order, grad, devices)`` of an nnjax variant name (inverse of :func:`nnjax_variant`)."""
-    m = _NNJAX_VARIANT.match(variant)
+    base, devices = split_devices(variant)
+    m = _NNJAX_VARIANT.match(base)
     if not m:
         raise ValueError(f"not an nnjax variant: {variant!r}")
-    return m.group(1), m.group(2) or "manual", int(m.group(3) or 0)
+    return m.group(1), m.group(2) or "manual", devices
+
+
+def split_devices(variant: str) -> tuple:
+    """``(name, devices)`` of a variant name with its ``_<d>dev`` suffix (the run axis over
+    d devices; 0 without one): ``"auto_2dev"`` → ``("auto", 2)``, ``"vmap"`` → ``("vmap", 0)``."""
+    m = re.fullmatch(r"(.+)_(\d+)dev", variant)
+    return (m.group(1), int(m.group(2))) if m else (variant, 0)
 
 
 def init_linear_np(rng: np.random.Generator, sizes=SIZES, dtype=np.float32):

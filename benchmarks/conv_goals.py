@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from benchmarks import conv_ae
+from benchmarks.common import split_devices
 from benchmarks.goals import Goal, describe, ok, pick
 
 SPEEDUP = 2.0
@@ -35,9 +36,8 @@ def executed_gflops(record) -> float:
 
 def _sweep(records):
     """The 4-run (at most) auto sweep with the most devices."""
-    from benchmarks.nnjax_conv import mapping_of
     rows = [r for r in ok(records) if r["case"]["contender"] == "conv_nnjax"
-            and mapping_of(r["case"]["variant"])[0] == "auto" and r["case"]["seeds"] <= 4]
+            and split_devices(r["case"]["variant"])[0] == "auto" and r["case"]["seeds"] <= 4]
     return max(rows, key=lambda r: (r["case"].get("devices", 0), r["case"]["seeds"]),
                default=None)
 

@@ -24,11 +24,10 @@ images (``TrainConfig.microbatch``).
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 
 from benchmarks import conv_ae
-from benchmarks.common import Case, Data, Result, Workload
+from benchmarks.common import Case, Data, Result, Workload, split_devices
 
 MAPS = {"vmap": dict(map="vmap"), "sequential": dict(map="sequential"),
         "chunks2": dict(map="chunks", chunk_size=2), "chunks9": dict(map="chunks", chunk_size=9),
@@ -67,12 +66,6 @@ def cases(settings) -> list:
     return out
 
 
-def mapping_of(variant: str) -> tuple:
-    """``(mapping, devices)`` of a variant name: ``"auto_2dev"`` → ``("auto", 2)``,
-    ``"vmap"`` → ``("vmap", 0)``."""
-    m = re.fullmatch(r"(.+)_(\d+)dev", variant)
-    return (m.group(1), int(m.group(2))) if m else (variant, 0)
-
 
 def flops_per_seed_epoch(data: Data) -> float:
     return conv_ae.flops_per_run_epoch(len(conv_ae.images(data.x)))
@@ -92,7 +85,7 @@ def run(case: Case, data: Data, workload: Workload) -> Result:
                          learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True,
                          microbatch=(None if case.variant == "whole_batch"
                                      else conv_ae.microbatch(conv_ae.batch_size(len(x)))))
-    kw = MAPS.get(mapping_of(case.variant)[0], MAPS["alone"])
+    kw = MAPS.get(split_devices(case.variant)[0], MAPS["alone"])
     old = os.environ.get("NNJAX_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:
         os.environ["NNJAX_CACHE_DIR"] = cache           # auto measures here, in this run

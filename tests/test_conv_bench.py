@@ -68,14 +68,14 @@ def test_one_device_per_core_rows_and_the_goal_takes_them(monkeypatch):
     process with that many devices), and the goal rows judge that sweep, as `nnjax run
     conv-ae` trains it; on one core there are no such rows."""
     from benchmarks import conv_goals, nnjax_conv
-    from benchmarks.common import Settings
+    from benchmarks.common import Settings, split_devices
     monkeypatch.setattr(nnjax_conv, "CORES", 2)
     cases = nnjax_conv.cases(Settings.for_mode("quick"))
     dev = {(c.variant, c.seeds): c.devices for c in cases if c.devices}
     assert dev == {("vmap_2dev", 4): 2, ("sequential_2dev", 4): 2, ("auto_2dev", 4): 2,
                    ("auto_2dev", 27): 2}
-    assert nnjax_conv.mapping_of("auto_2dev") == ("auto", 2)
-    assert nnjax_conv.mapping_of("chunks2") == ("chunks2", 0)
+    assert split_devices("auto_2dev") == ("auto", 2)
+    assert split_devices("chunks2") == ("chunks2", 0)
     monkeypatch.setattr(nnjax_conv, "CORES", 1)
     assert not any(c.devices for c in nnjax_conv.cases(Settings.for_mode("quick")))
 
