@@ -88,7 +88,8 @@ def _imported_modules() -> set:
             elif (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "importorskip"
                   and node.args and isinstance(node.args[0], ast.Constant)):
                 mods.add(node.args[0].value.split(".")[0])
-    return mods - set(sys.stdlib_module_names) - FIRST_PARTY - {"__future__"}
+    local = {p.stem for p in (ROOT / "tests").glob("*.py")}      # the tests' own helpers
+    return mods - set(sys.stdlib_module_names) - FIRST_PARTY - local - {"__future__"}
 
 
 def test_test_extra_and_dependencies_cover_every_module_the_tests_import():
