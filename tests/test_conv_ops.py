@@ -86,3 +86,20 @@ def test_every_lowering_same_forward_and_gradients():
     # the programs really differ: XLA's lowering is not bit-identical to the matmul ones
     assert any(not np.array_equal(a, b) for a, b in
                zip(jax.tree.leaves(out["phase"]), jax.tree.leaves(ref)))
+
+
+def test_kernel_gradient_dot_keeps_its_fast_orientation():
+    """``rows_contracted`` is colsᵀ·dy (float64, exact up to round-off), and XLA compiles it
+    as one dot into a row-major (O, K) result followed by a transpose: without the
+    barrier XLA folds the transpose into the dot's output layout, the (K, O) orientation
+    that ran ≈ 1.6× slower (benchmarks/TRIED.md, fifth pass)."""
+    rng = np.random.default_rng(0)
+    cols, dy = rng.normal(size=(3, 7, 7, 72)), rng.normal(size=(3, 7, 7, 16))
+    with jax.enable_x64(True):
+        got = conv_ops.rows_contracted(jnp.asarray(cols), jnp.asarray(dy))
+    np.testing.assert_allclose(got, cols.reshape(-1, 72).T @ dy.reshape(-1, 16), rtol=1e-12)
+    text = jax.jit(conv_ops.rows_contracted).lower(
+        jnp.zeros((3, 7, 7, 72), jnp.float32), jnp.zeros((3, 7, 7, 16), jnp.float32)
+    ).compile().as_text()
+    dots = [line for line in text.splitlines() if " dot(" in line]
+    assert len(dots) == 1 and "f32[16,72]{1,0} dot(" in dots[0], dots
