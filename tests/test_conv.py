@@ -11,7 +11,7 @@ import pytest
 
 from nnjax import layers as L
 from nnjax.layer import ShapeError, as_function
-from nnjax.layers.conv import Conv2D, ConvParams, ConvTranspose2D
+from nnjax.layers.conv import Conv2D, ConvParams, ConvTranspose2D, channel_sum
 from nnjax.layers.conv_ops import LOWERINGS
 from nnjax.layers.pooling import MaxPool2D
 
@@ -339,3 +339,15 @@ def test_shape_errors():
         conv.forward(params, state, jnp.ones((1, 2, 8, 2)))
     with pytest.raises(ShapeError, match=r"MaxPool2D.*rank 4"):
         MaxPool2D(2).forward((), (), jnp.ones((8, 8)))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 8), (3, 5, 7, 8), (2, 2, 2, 4), (4, 7, 7, 16),
+                                   (2, 3, 3, 1), (1, 1, 1, 3)])
+def test_channel_sum_is_the_plain_sum(shape):
+    """The bias gradient's widened reduction (rows of g pixels) equals Σ over (N, H, W),
+    whether or not the pixel count divides into rows of g (float64)."""
+    dy = np.random.default_rng(1).normal(size=shape)
+    with jax.enable_x64(True):
+        got = channel_sum(jnp.asarray(dy))
+    assert got.shape == (shape[-1],)
+    np.testing.assert_allclose(got, dy.sum(axis=(0, 1, 2)), rtol=1e-12, atol=1e-12)
