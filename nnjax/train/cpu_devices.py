@@ -6,8 +6,8 @@ With one device per core (``jax_num_cpu_devices``), ``fit`` shards the runs over
 (:class:`~nnjax.train.parallel.RunMapper` with a mesh) and each core runs its share of the
 runs' ops on its own: the whole ``nnjax run mnist-mlp --preset paper --seeds 15 --epochs
 5`` took 11.2 s with two devices against 12.1 s with one on an idle 2-core VM
-(``benchmarks/results/2026-12-03-end_to_end.md``), and a 4-run conv-AE sweep 0.554 s per
-run-epoch against 0.774 s (``benchmarks/results/2026-12-03-vm-only-conv_torch+conv_nnjax+
+(``benchmarks/results/2026-12-03-end_to_end.md``), and a 4-run conv-AE sweep 0.475 s per
+run-epoch against 0.706 s (``benchmarks/results/2026-12-03-vm-only-conv_torch+conv_nnjax+
 roofline.md``). A fit uses at most one device per run, pads the run count to a multiple
 of the devices it uses, and a run's numbers equal its one-device numbers within float32
 round-off (``tests/test_sharding.py``).
