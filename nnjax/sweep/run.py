@@ -19,6 +19,7 @@ import numpy as np
 from nnjax.sweep.claims import Claim, Workers, acquire
 from nnjax.sweep.core import Problem, sweep
 from nnjax.sweep.file import SweepSpec
+from nnjax.train.validate.data import model_output_shape
 
 
 def _stderr(msg: str) -> None:
@@ -52,8 +53,6 @@ def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
     (:mod:`nnjax.sweep.claims`); raises :class:`~nnjax.sweep.claims.Pending` when other
     workers still hold points (the last of them writes the outputs).
     """
-    import jax
-
     from nnjax.sweep.output import write_outputs
     wall, cpu = time.perf_counter(), time.process_time()
     ds = load_data(spec, fetch=fetch, data_dir=data_dir)
@@ -63,10 +62,8 @@ def run_file(spec: SweepSpec, out, *, fetch: bool = True, data_dir=None,
         model, config = spec.model(point), spec.config(point)
         flat = False
         if config.target == "input":         # the output shape, traced: no weights drawn
-            shapes = []
-            jax.eval_shape(lambda k: shapes.append(model.init(k, spec.info.shape)[2]),
-                           jax.random.key(0))
-            flat = tuple(shapes[0]) == (math.prod(spec.info.shape),)
+            out_shape, _ = model_output_shape(model, spec.info.shape, str(spec.path))
+            flat = out_shape == (math.prod(spec.info.shape),)
         val = None if spec.folds else _pair(ds.val, flat)
         return Problem(model, config, _pair(ds.train, flat), val, _pair(ds.test, flat))
 
