@@ -67,6 +67,19 @@ def cases(settings) -> list:
 
 
 
+def train_config(n_images: int, *, epochs: int = 1, chunked: bool = True):
+    """The conv AE's ``TrainConfig`` for ``n_images`` images: Adam at
+    :data:`~benchmarks.conv_ae.LR`, MSE on the input, batches of
+    :func:`~benchmarks.conv_ae.batch_size` (the last partial one dropped), each step's
+    gradient in chunks of :func:`~benchmarks.conv_ae.microbatch` (``chunked=False``: the
+    batch in one piece)."""
+    from nnjax.train import TrainConfig
+    batch = conv_ae.batch_size(n_images)
+    return TrainConfig(epochs=epochs, batch_size=batch, optimizer="adam",
+                       learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True,
+                       microbatch=conv_ae.microbatch(batch) if chunked else None)
+
+
 def flops_per_seed_epoch(data: Data) -> float:
     return conv_ae.flops_per_run_epoch(len(conv_ae.images(data.x)))
 
@@ -74,17 +87,14 @@ def flops_per_seed_epoch(data: Data) -> float:
 def run(case: Case, data: Data, workload: Workload) -> Result:
     from nnjax.layers import conv_ops
     from nnjax.models import conv_autoencoder
-    from nnjax.train import TrainConfig, fit
+    from nnjax.train import fit
 
     x = conv_ae.images(data.x)
     lowering = case.variant[len("lowering_"):] if case.variant.startswith("lowering_") else None
     with conv_ops.lowering(lowering or conv_ops.resolve()):
         model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
         used = conv_ops.resolve()
-    config = TrainConfig(epochs=1, batch_size=conv_ae.batch_size(len(x)), optimizer="adam",
-                         learning_rate=conv_ae.LR, loss="mse", target="input", drop_last=True,
-                         microbatch=(None if case.variant == "whole_batch"
-                                     else conv_ae.microbatch(conv_ae.batch_size(len(x)))))
+    config = train_config(len(x), chunked=case.variant != "whole_batch")
     kw = MAPS.get(split_devices(case.variant)[0], MAPS["alone"])
     old = os.environ.get("NNJAX_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:
@@ -133,7 +143,6 @@ def epoch_program(x, seeds: int, variant: str):
 
     from benchmarks.jax_plain import EpochProgram
     from nnjax.models import conv_autoencoder
-    from nnjax.train import TrainConfig
     from nnjax.train.parallel import RunMapper
     from nnjax.train.runs import make_runs
     from nnjax.train.setup import prepare
@@ -141,10 +150,7 @@ def epoch_program(x, seeds: int, variant: str):
     seeds = 1 if variant == "alone" else seeds
     chunk = {"alone": None, "vmap": None, "sequential": 1, "chunks2": 2}[variant]
     model = conv_autoencoder(conv_ae.CODE, channels=conv_ae.CHANNELS, hidden=conv_ae.HIDDEN)
-    config = TrainConfig(epochs=1_000_000, batch_size=conv_ae.batch_size(len(x)),
-                         optimizer="adam", learning_rate=conv_ae.LR, loss="mse",
-                         target="input", drop_last=True,
-                         microbatch=conv_ae.microbatch(conv_ae.batch_size(len(x))))
+    config = train_config(len(x), epochs=1_000_000)
     prep = prepare(model, config, make_runs(seeds), x, None, mapper=RunMapper(chunk_size=chunk))
     shared0 = prep.shared._replace(x=None)
 
