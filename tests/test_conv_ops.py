@@ -92,7 +92,7 @@ def test_kernel_gradient_dot_keeps_its_fast_orientation():
     """``rows_contracted`` is colsᵀ·dy (float64, exact up to round-off), and XLA compiles it
     as one dot into a row-major (O, K) result followed by a transpose: without the
     barrier XLA folds the transpose into the dot's output layout, the (K, O) orientation
-    that ran ≈ 1.6× slower (benchmarks/TRIED.md, fifth pass)."""
+    that took ≈ 1.6–1.75× the time (benchmarks/TRIED.md, fifth pass)."""
     rng = np.random.default_rng(0)
     cols, dy = rng.normal(size=(3, 7, 7, 72)), rng.normal(size=(3, 7, 7, 16))
     with jax.enable_x64(True):

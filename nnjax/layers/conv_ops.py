@@ -148,8 +148,8 @@ def rows_contracted(cols, dy):
     """``colsᵀ @ dy`` over the flattened leading axes: (…, K), (…, O) → (K, O), computed as
     ``(dyᵀ @ cols)ᵀ``. The same sums; XLA:CPU contracts the long row axis (N·Ho·Wo) of
     two row-major operands faster into an (O, K) result than into (K, O) (the kernel
-    gradients' dots took ≈ 35–40% less time in the conv AE's per-op profile,
-    benchmarks/TRIED.md), and the optimisation barrier keeps the final K×O transpose a
+    gradients' dots took ≈ 40% less time in the conv AE's per-op profile,
+    benchmarks/TRIED.md, fifth pass), and the optimisation barrier keeps the final K×O transpose a
     small copy instead of letting XLA fold it back into the dot's output layout."""
     p, d = cols.reshape(-1, cols.shape[-1]), dy.reshape(-1, dy.shape[-1])
     return lax.optimization_barrier(d.T @ p).T
